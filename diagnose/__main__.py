@@ -1,0 +1,4 @@
+"""``python -m diagnose`` = the ``diagnose`` command."""
+from diagnose.cli import _entry
+
+_entry()

@@ -1,0 +1,33 @@
+"""One module per CLI verb. Each defines ``ORDER`` (position in --help), ``HELP`` (one line) and
+``add_parser(subparsers)`` which registers its flags and ``set_defaults(func=run)``; ``run(args)``
+returns a :class:`Result` that the CLI prints as text or, with ``--json``, as JSON.
+
+Command modules import nothing heavy at module level (torch, sklearn, dash load inside ``run``).
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Result:
+    """What a verb returns: ``data`` (JSON-able, printed by --json) and ``text`` (the readable form)."""
+
+    data: Any
+    text: str
+    exit_code: int = 0
+
+
+def verb_modules() -> list:
+    """Every command module under diagnose.commands, in --help order."""
+    mods = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "add_parser"):
+            mods.append(mod)
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))

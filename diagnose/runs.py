@@ -1,0 +1,306 @@
+"""The run directory: writer and reader, the only seam between trainers, diagnose and dashboards.
+
+Layout (see DESIGN.md)::
+
+    <run>/config.json                 resolved config (atomic)
+    <run>/metrics.jsonl               one object per logged step (append-only, flushed per write)
+    <run>/evals.jsonl                 one object per snapshot evaluation
+    <run>/warnings.jsonl              live detector warnings (append-only)
+    <run>/samples/step_XXXXXXX.png    grid from the fixed latent batch (atomic)
+    <run>/checkpoints/step_XXXXXXX.pt self-describing checkpoint (atomic)
+    <run>/verdict.json                latest verdict (atomic)
+
+JSONL rules: one object per line, each line flushed when written; readers skip a partial or
+corrupt line and count it; a writer opened on an existing file first cuts off a partial last line
+(a run killed mid-write) and then never writes a step that is already there.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from diagnose.atomic import atomic_torch_save, atomic_write_json, sanitize_json
+from diagnose.errors import UserError
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+EVALS = "evals.jsonl"
+WARNINGS = "warnings.jsonl"
+VERDICT = "verdict.json"
+SAMPLES = "samples"
+CHECKPOINTS = "checkpoints"
+FIXED_LATENT = "fixed_latent.pt"
+
+_STEP_FILE = re.compile(r"^step_(\d+)\.(png|pt)$")
+
+
+def step_name(step: int, ext: str) -> str:
+    """File name of a snapshot artefact: ``step_0001200.png``."""
+    return f"step_{int(step):07d}.{ext}"
+
+
+# ----------------------------------------------------------------------------------------- JSONL
+def read_jsonl(path: str | os.PathLike) -> tuple[list[dict], int]:
+    """Read a JSONL file; return (objects, number of lines skipped as partial or corrupt).
+
+    A missing file reads as empty. Lines that are not a JSON object are skipped, never raised.
+    """
+    path = Path(path)
+    if not path.exists():
+        return [], 0
+    rows: list[dict] = []
+    skipped = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                skipped += 1
+                continue
+            if isinstance(obj, dict):
+                rows.append(obj)
+            else:
+                skipped += 1
+    return rows, skipped
+
+
+class JsonlAppender:
+    """Append-only JSONL writer keyed by ``step``: a step already in the file is never written again.
+
+    On open it repairs a partial last line left by a killed writer (cuts the file back to the last
+    newline), and reads the largest step present so a resumed run skips what it already logged.
+    """
+
+    def __init__(self, path: str | os.PathLike, key: str = "step"):
+        self.path = Path(path)
+        self.key = key
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair()
+        rows, _ = read_jsonl(self.path)
+        steps = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        self.last_key: float = max(steps) if steps else -math.inf
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def _repair(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                f.seek(cut)
+                f.truncate()
+
+    def append(self, obj: dict) -> bool:
+        """Write one object if its key is new (greater than every key written); return whether written."""
+        k = obj.get(self.key)
+        if k is not None and k <= self.last_key:
+            return False
+        self._f.write(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
+        self._f.flush()
+        if k is not None:
+            self.last_key = k
+        return True
+
+    def extend(self, objs: Iterable[dict]) -> int:
+        """Append many objects with one flush; return how many were written."""
+        n = 0
+        lines = []
+        for obj in objs:
+            k = obj.get(self.key)
+            if k is not None and k <= self.last_key:
+                continue
+            lines.append(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
+            if k is not None:
+                self.last_key = k
+            n += 1
+        if lines:
+            self._f.write("".join(lines))
+            self._f.flush()
+        return n
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+# ---------------------------------------------------------------------------------------- writer
+class RunWriter:
+    """Writes one run directory. Used by :class:`diagnose.Monitor`; trainers go through Monitor."""
+
+    def __init__(self, run_dir: str | os.PathLike, resume: bool = False):
+        self.dir = Path(run_dir)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / SAMPLES).mkdir(exist_ok=True)
+            (self.dir / CHECKPOINTS).mkdir(exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.dir}: {e.strerror or e}") from None
+        if not os.access(self.dir, os.W_OK):
+            raise UserError(f"run directory {self.dir} is not writable")
+        self.resume = resume
+        self.metrics = JsonlAppender(self.dir / METRICS)
+        self.evals = JsonlAppender(self.dir / EVALS)
+        self.warnings = JsonlAppender(self.dir / WARNINGS, key="_none_")
+
+    def write_config(self, config: dict) -> None:
+        """Write config.json (atomic). On resume an existing config is kept as is."""
+        path = self.dir / CONFIG
+        if self.resume and path.exists():
+            return
+        atomic_write_json(path, config)
+
+    def write_verdict(self, verdict: dict) -> None:
+        """Write verdict.json (atomic)."""
+        atomic_write_json(self.dir / VERDICT, verdict)
+
+    def sample_path(self, step: int) -> Path:
+        return self.dir / SAMPLES / step_name(step, "png")
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.dir / CHECKPOINTS / step_name(step, "pt")
+
+    def save_checkpoint(self, step: int, state: dict) -> Path:
+        """Save a checkpoint dict (atomic)."""
+        return atomic_torch_save(self.checkpoint_path(step), state)
+
+    def close(self) -> None:
+        """Close the JSONL files."""
+        for f in (self.metrics, self.evals, self.warnings):
+            f.close()
+
+
+# ---------------------------------------------------------------------------------------- reader
+def _step_files(folder: Path, ext: str) -> list[tuple[int, Path]]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in folder.iterdir():
+        m = _STEP_FILE.match(p.name)
+        if m and m.group(2) == ext:
+            out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@dataclass
+class Run:
+    """A run directory read from disk. Every part is optional; unreadable parts read as empty."""
+
+    path: Path
+    config: dict = field(default_factory=dict)
+    metrics: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    verdict: dict | None = None
+    samples: list[tuple[int, Path]] = field(default_factory=list)
+    checkpoints: list[tuple[int, Path]] = field(default_factory=list)
+    skipped_lines: int = 0
+    config_ok: bool = True
+
+    @property
+    def experiment(self) -> str:
+        return str(self.config.get("experiment") or self.path.parent.name)
+
+    @property
+    def variant(self) -> str:
+        return str(self.config.get("variant") or self.path.name)
+
+    def series(self, name: str) -> tuple[list[int], list[float]]:
+        """Steps and values of one metrics.jsonl field, for rows that have it."""
+        xs, ys = [], []
+        for r in self.metrics:
+            v = r.get(name)
+            if isinstance(v, (int, float)) or v is None and name in r:
+                xs.append(r.get("step", len(xs)))
+                ys.append(float("nan") if v is None else float(v))
+        return xs, ys
+
+    def last_checkpoint(self) -> Path | None:
+        return self.checkpoints[-1][1] if self.checkpoints else None
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """True when ``path`` looks like a run directory (has config.json or metrics.jsonl)."""
+    p = Path(path)
+    return p.is_dir() and ((p / CONFIG).is_file() or (p / METRICS).is_file())
+
+
+def read_run(path: str | os.PathLike) -> Run:
+    """Read a run directory; raise UserError if ``path`` is not one."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"no such run directory: {p}")
+    if not is_run_dir(p):
+        raise UserError(f"{p} is not a run directory (no config.json or metrics.jsonl)")
+    run = Run(path=p)
+    cfg_path = p / CONFIG
+    if cfg_path.exists():
+        cfg = _read_json(cfg_path)
+        run.config_ok = cfg is not None
+        run.config = cfg or {}
+    run.metrics, s1 = read_jsonl(p / METRICS)
+    run.evals, s2 = read_jsonl(p / EVALS)
+    run.warnings, s3 = read_jsonl(p / WARNINGS)
+    run.skipped_lines = s1 + s2 + s3
+    run.verdict = _read_json(p / VERDICT) if (p / VERDICT).exists() else None
+    run.samples = _step_files(p / SAMPLES, "png")
+    run.checkpoints = _step_files(p / CHECKPOINTS, "pt")
+    return run
+
+
+def discover_runs(root: str | os.PathLike, max_depth: int = 4) -> list[Path]:
+    """Every run directory under ``root`` (``root`` itself included), sorted, without following links."""
+    root = Path(root)
+    found: list[Path] = []
+
+    def walk(d: Path, depth: int) -> None:
+        if is_run_dir(d):
+            found.append(d)
+            return
+        if depth >= max_depth:
+            return
+        try:
+            children = sorted(c for c in d.iterdir() if c.is_dir() and not c.is_symlink())
+        except OSError:
+            return
+        for c in children:
+            if c.name.startswith(".") or c.name in (SAMPLES, CHECKPOINTS):
+                continue
+            walk(c, depth + 1)
+
+    if root.is_dir():
+        walk(root, 0)
+    return found
+
+
+def resolve_inside(root: str | os.PathLike, rel: str) -> Path:
+    """Resolve a run id (a path relative to ``root``) and refuse anything outside ``root``."""
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if target != base and base not in target.parents:
+        raise UserError(f"run id {rel!r} is outside the runs root")
+    return target
+
+
+def json_ready(obj: Any) -> Any:
+    """Public alias of the JSON sanitizer (NaN -> null, numpy scalars -> Python)."""
+    return sanitize_json(obj)
