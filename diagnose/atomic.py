@@ -55,8 +55,12 @@ def sanitize_json(obj: Any) -> Any:
     """Make ``obj`` strict-JSON safe: NaN/inf -> None, tuples -> lists, numpy scalars -> Python."""
     import math
 
+    if isinstance(obj, str):
+        return str(obj)            # plain str: subclasses such as TorchVersion break weights_only loads
+    if isinstance(obj, bool) or obj is None or isinstance(obj, int):
+        return obj if type(obj) in (bool, int) or obj is None else int(obj)
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {str(k): sanitize_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

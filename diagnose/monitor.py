@@ -34,7 +34,8 @@ def versions() -> dict:
 
     from diagnose import __version__
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+    # str(): torch.__version__ is a TorchVersion object that weights_only loading refuses.
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
             "gan-diagnose": __version__}
 
 
@@ -273,7 +274,10 @@ class Monitor:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        ckpt = {"format": FORMAT, "config": self.config, "step": int(step),
+        from diagnose.atomic import sanitize_json
+
+        # The config is reduced to plain JSON types so torch.load(weights_only=True) accepts it.
+        ckpt = {"format": FORMAT, "config": sanitize_json(self.config), "step": int(step),
                 "latent_shape": list(self.latent_shape) if self.latent_shape else None,
                 "generator": _plain_state(generator),
                 "discriminator": _plain_state(discriminator) if discriminator is not None else None,
