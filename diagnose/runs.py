@@ -244,8 +244,12 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     return p.is_dir() and ((p / CONFIG).is_file() or (p / METRICS).is_file())
 
 
-def read_run(path: str | os.PathLike) -> Run:
-    """Read a run directory; raise UserError if ``path`` is not one."""
+def read_run(path: str | os.PathLike, *, metrics: bool = True) -> Run:
+    """Read a run directory; raise UserError if ``path`` is not one.
+
+    metrics=False leaves ``run.metrics`` empty: a reader with its own columnar parser (the
+    dashboard, on million-step logs) skips building one dict per logged step.
+    """
     p = Path(path)
     if not p.exists():
         raise UserError(f"no such run directory: {p}")
@@ -257,7 +261,7 @@ def read_run(path: str | os.PathLike) -> Run:
         cfg = _read_json(cfg_path)
         run.config_ok = cfg is not None
         run.config = cfg or {}
-    run.metrics, s1 = read_jsonl(p / METRICS)
+    run.metrics, s1 = read_jsonl(p / METRICS) if metrics else ([], 0)
     run.evals, s2 = read_jsonl(p / EVALS)
     run.warnings, s3 = read_jsonl(p / WARNINGS)
     run.skipped_lines = s1 + s2 + s3

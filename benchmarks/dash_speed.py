@@ -1,0 +1,244 @@
+"""How fast the dashboard draws a 1,000,000-step run, against drawing it undecimated.
+
+    .venv/bin/python benchmarks/dash_speed.py [--steps 1000000] [--no-browser] [--no-json-baseline]
+
+Writes a synthetic metrics.jsonl (every Monitor field, one row per step) to a temp dir, then
+measures, in one process:
+  cold       parse (msgspec columns) + decimate + build the dynamics figure + serialize it
+  warm       the dynamics callback through Dash's HTTP endpoint (test client), cache hit
+  zoom       the same callback with a zoom window (re-decimated at full resolution inside it)
+  baseline   the same figure built from the undecimated series (+ its JSON size), and the
+             baseline parse: diagnose.runs.read_jsonl (json.loads per line)
+  browser    (when chromium + chromedriver exist) page open -> dynamics plot drawn, cold server
+Prints times and ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def write_metrics(path: Path, steps: int) -> None:
+    """A metrics.jsonl like Monitor's, with an oscillation and spikes that decimation must keep."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    s = np.arange(steps)
+    d_loss = 1.2 + 0.2 * np.sin(s / 5000) + rng.normal(0, 0.05, steps)
+    d_loss[steps // 3] = 9.0                       # one spike: must survive decimation
+    g_loss = 0.8 + 0.1 * np.cos(s / 7000) + rng.normal(0, 0.05, steps)
+    d_real = np.clip(0.6 + rng.normal(0, 0.02, steps), 0, 1)
+    d_fake = np.clip(0.4 + rng.normal(0, 0.02, steps), 0, 1)
+    gd, gg = np.abs(rng.normal(1, 0.3, steps)), np.abs(rng.normal(1, 0.3, steps))
+    t0 = 1.7e9
+    # Python floats (repr = shortest round-trip form, as json.dumps writes them)
+    d_loss, g_loss, d_real, d_fake, gd, gg = (a.tolist() for a in (d_loss, g_loss, d_real, d_fake, gd, gg))
+    with open(path, "w") as f:
+        for i0 in range(0, steps, 100_000):
+            i1 = min(steps, i0 + 100_000)
+            f.write("".join(
+                f'{{"step":{i},"epoch":{i // 1000},"d_loss":{d_loss[i]!r},"g_loss":{g_loss[i]!r},'
+                f'"d_real":{d_real[i]!r},"d_fake":{d_fake[i]!r},"grad_norm_d":{gd[i]!r},'
+                f'"grad_norm_g":{gg[i]!r},"lr_d":0.0002,"lr_g":0.0002,"time":{t0 + i * 0.01:.3f}}}\n'
+                for i in range(i0, i1)))
+
+
+ZOOM_HASH = ""
+CPU: dict[str, float] = {}  # CPU seconds of the last timed() call per label (see main)
+
+
+def timed(fn, repeat: int = 1, label: str | None = None) -> tuple[float, object]:
+    """Median wall time of ``fn()`` over ``repeat`` calls, and its last result.
+
+    The process CPU time is kept too (CPU[label]): on a shared machine wall time includes
+    waiting for a core, CPU time is the work itself.
+    """
+    times, cpus, out = [], [], None
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    if label:
+        CPU[label] = statistics.median(cpus)
+    return statistics.median(times), out
+
+
+def callback_payload(pathname: str, sig: str, relayout=None) -> dict:
+    """The request Dash's renderer sends for the run page's dynamics (or zoom) callback."""
+    url = {"id": "url", "property": "pathname", "value": pathname}
+    if relayout:
+        return {"output": "run-dynamics.figure@" + ZOOM_HASH,
+                "outputs": {"id": "run-dynamics", "property": "figure@" + ZOOM_HASH},
+                "inputs": [{"id": "run-dynamics", "property": "relayoutData", "value": relayout}],
+                "state": [url], "changedPropIds": ["run-dynamics.relayoutData"]}
+    return {"output": "run-dynamics.figure", "outputs": {"id": "run-dynamics", "property": "figure"},
+            "inputs": [{"id": "run-sig", "property": "data", "value": sig}],
+            "state": [{"id": "run-dynamics", "property": "relayoutData", "value": None}, url],
+            "changedPropIds": ["run-sig.data"]}
+
+
+def browser_paint(app, pathname: str) -> float | None:
+    """Seconds from opening the run page (cold server cache) to the dynamics plot drawn."""
+    if not (shutil.which("chromedriver") and shutil.which("chromium")):
+        return None
+    import threading
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from werkzeug.serving import make_server
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1280,1000"):
+        opts.add_argument(a)
+    opts.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(options=opts)
+    try:
+        # load the JS bundles first, on a page that does not prefetch runs
+        driver.get(f"http://127.0.0.1:{server.port}/compare/-")
+        time.sleep(1.0)
+        app.store.metrics._entries.clear()  # cold: nothing parsed yet
+        app.store._small.clear()
+        t = time.perf_counter()
+        driver.get(f"http://127.0.0.1:{server.port}{pathname}")
+        while not driver.execute_script(
+                "return document.querySelectorAll('#run-dynamics .scatterlayer .trace').length > 0"):
+            if time.perf_counter() - t > 60:
+                return float("inf")
+            time.sleep(0.02)
+        return time.perf_counter() - t
+    finally:
+        driver.quit()
+        server.shutdown()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1_000_000)
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--no-json-baseline", action="store_true")
+    args = p.parse_args(argv)
+
+    import plotly.io as pio
+
+    from dashboards import create_app
+    from dashboards.panels.common import run_href
+
+    tmp = Path(tempfile.mkdtemp(prefix="dash-speed-"))
+    run = tmp / "bench" / "long"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"experiment": "bench", "variant": "long"}))
+    (run / "verdict.json").write_text(json.dumps({"verdict": "oscillation", "confidence": 0.7, "flags": [
+        {"code": "oscillation", "severity": "warn", "summary": "periodic swings",
+         "steps": [args.steps // 4, args.steps // 2], "evidence": {}, "advice": []}], "metrics": {}}))
+    t, _ = timed(lambda: write_metrics(run / "metrics.jsonl", args.steps))
+    size_mb = (run / "metrics.jsonl").stat().st_size / 1e6
+    print(f"wrote {args.steps:,} steps ({size_mb:.0f} MB) in {t:.1f} s to {run}")
+
+    app = create_app(tmp, refresh_ms=2000)
+    global ZOOM_HASH  # Dash names a duplicate output "prop@hash"; the zoom callback has one
+    ZOOM_HASH = next(k.split("@")[1] for k in app.callback_map if k.startswith("run-dynamics.figure@"))
+    page = app.panels["run"]
+    rid = "bench/long"
+
+    def cold():
+        view = app.store.view(rid)
+        fig = page.dynamics(view)
+        return view, pio.to_json(fig, validate=False)
+
+    t_cold, (view, fig_json) = timed(cold, label="cold")
+    t_parse, _ = timed(lambda: (app.store.metrics._entries.clear(), app.store.view(rid)), label="parse")
+    n_points = sum(len(tr["x"]["bdata"]) if isinstance(tr["x"], dict) else len(tr["x"])
+                   for tr in json.loads(fig_json)["data"])
+    spike_kept = bool((view.columns.series("d_loss")[1] == 9.0).any())
+    print(f"cold: parse+decimate+figure+json {t_cold * 1000:.0f} ms wall, {CPU['cold'] * 1000:.0f} ms CPU "
+          f"(parse alone {t_parse * 1000:.0f} ms wall, {CPU['parse'] * 1000:.0f} ms CPU); "
+          f"figure JSON {len(fig_json) / 1e6:.2f} MB")
+
+    client = app.server.test_client()
+    path = run_href(rid)
+    sig = "s"
+    t_warm, resp = timed(lambda: client.post("/_dash-update-component",
+                                             json=callback_payload(path, sig)), repeat=7,
+                           label="warm")
+    assert resp.status_code == 200, resp.status_code
+    warm_json = resp.get_data()
+    zoom = {"xaxis.range[0]": args.steps * 0.40, "xaxis.range[1]": args.steps * 0.41}
+    t_zoom, resp = timed(lambda: client.post("/_dash-update-component",
+                                             json=callback_payload(path, sig, zoom)), repeat=7,
+                           label="zoom")
+    assert resp.status_code == 200, resp.status_code
+    print(f"warm callback (HTTP, cache hit): {t_warm * 1000:.0f} ms wall ({CPU['warm'] * 1000:.0f} ms CPU) "
+          f"median of 7, response {len(warm_json) / 1e6:.2f} MB; zoomed to 1% of steps: "
+          f"{t_zoom * 1000:.0f} ms wall ({CPU['zoom'] * 1000:.0f} ms CPU)")
+
+    def undecimated():
+        series = {n: view.columns.series(n) for n in view.columns.names}
+        from dashboards.figures import dynamics_figure
+
+        fig = dynamics_figure(series, view.flags, buckets=10 ** 9)
+        return pio.to_json(fig, validate=False)
+
+    t_base, base_json = timed(undecimated, label="base")
+    warm_fig, _ = timed(lambda: pio.to_json(page.dynamics(app.store.view(rid)), validate=False), repeat=5,
+                        label="warm_fig")
+    print(f"baseline, undecimated figure+json: {t_base * 1000:.0f} ms, JSON {len(base_json) / 1e6:.1f} MB "
+          f"(decimated figure from cache: {warm_fig * 1000:.0f} ms, {len(fig_json) / 1e6:.2f} MB) -> "
+          f"{t_base / warm_fig:.1f}x faster, {len(base_json) / len(fig_json):.0f}x smaller")
+    print(f"spike at step {args.steps // 3}: in the data {spike_kept}, kept after decimation "
+          f"{_spike_in(fig_json)}")
+    if not args.no_json_baseline:
+        from diagnose.runs import read_jsonl
+
+        t_json, _ = timed(lambda: read_jsonl(run / "metrics.jsonl"), label="json")
+        print(f"baseline parse, diagnose.runs.read_jsonl (json.loads per line): {t_json * 1000:.0f} ms "
+              f"-> columnar msgspec parse {t_json / t_parse:.1f}x faster")
+    if not args.no_browser:
+        t_paint = browser_paint(app, path)
+        if t_paint is None:
+            print("browser paint: skipped (no chromium/chromedriver)")
+        else:
+            print(f"browser paint, cold cache (open run page -> curves drawn): {t_paint * 1000:.0f} ms")
+    for name, cold_s, warm_s in (("wall", t_cold, t_warm), ("CPU", CPU["cold"], CPU["warm"])):
+        ok = "OK" if cold_s < 1.5 and warm_s < 0.2 else "OVER BUDGET"
+        print(f"budgets ({name} time): cold {cold_s * 1000:.0f} < 1500 ms, callback "
+              f"{warm_s * 1000:.0f} < 200 ms: {ok}")
+    print(f"load average during the run: {', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())} "
+          f"on {__import__('os').cpu_count()} cores")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _spike_in(fig_json: str) -> bool:
+    """Whether the 9.0 spike is among the decimated D-loss points."""
+    import base64
+
+    import numpy as np
+
+    for tr in json.loads(fig_json)["data"]:
+        if tr.get("name") == "D loss":
+            y = tr["y"]
+            if isinstance(y, dict):
+                y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+            return bool(np.isclose(np.asarray(y, float), 9.0).any())
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Figures as pure functions: plain data in (arrays, dicts read from a run), a plotly figure out.
+
+Nothing here reads files or knows about Dash, so every function is unit-tested without a browser.
+Long series are decimated here (min/max per bucket, see :mod:`dashboards.decimate`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
+
+Series = tuple[Sequence[float], Sequence[float]]  # (steps, values)
+
+SEVERITY_COLORS = {"fail": "#d62728", "warn": "#ff7f0e", "info": "#1f77b4", "ok": "#2ca02c",
+                   "pending": "#7f7f7f"}
+LN2 = math.log(2)
+#: Display names of the known metrics.jsonl fields.
+LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))",
+          "grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}
+#: Rows of the dynamics figure: title, fields, reference lines (value, label).
+DYNAMICS_ROWS = (
+    ("Losses", ("d_loss", "g_loss"), ((LN2, "ln 2"), (2 * LN2, "2 ln 2"))),
+    ("D(x) and D(G(z))", ("d_real", "d_fake"), ((0.5, "0.5 (chance)"),)),
+    ("Gradient norms", ("grad_norm_d", "grad_norm_g"), ()),
+)
+NOT_PLOTTED = {"step", "epoch", "time", "lr_d", "lr_g"}
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def severity_color(severity: str) -> str:
+    """Hex colour of a severity (fail/warn/info/ok/pending)."""
+    return SEVERITY_COLORS.get(severity, SEVERITY_COLORS["pending"])
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14, "color": "#666"})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=220,
+                      margin={"l": 20, "r": 20, "t": 20, "b": 20}, template="plotly_white")
+    return fig
+
+
+def _finite_range(ys: list[np.ndarray]) -> tuple[float, float] | None:
+    vals = [y[np.isfinite(y)] for y in ys if len(y)]
+    vals = [v for v in vals if len(v)]
+    if not vals:
+        return None
+    lo, hi = float(min(v.min() for v in vals)), float(max(v.max() for v in vals))
+    pad = (hi - lo) * 0.05 or max(abs(hi), 1.0) * 0.05
+    return lo - pad, hi + pad
+
+
+def flag_shape_xy(steps: Sequence[int], y_lo: float, y_hi: float, min_width: float) -> tuple[list, list]:
+    """Closed polygon (x, y) of a flag's step range; a single step is widened to ``min_width``."""
+    a, b = float(min(steps)), float(max(steps))
+    if b - a < min_width:
+        mid = (a + b) / 2
+        a, b = mid - min_width / 2, mid + min_width / 2
+    return [a, b, b, a, a], [y_lo, y_lo, y_hi, y_hi, y_lo]
+
+
+def _axis(kind: str, row: int) -> str:
+    """Axis reference of subplot ``row`` in a one-column make_subplots grid: x, x2, ... / y, y2."""
+    return kind if row == 1 else f"{kind}{row}"
+
+
+def reference_lines(refs: Sequence[tuple[float, str]], row: int) -> tuple[list[dict], list[dict]]:
+    """Dotted horizontal lines with labels for subplot ``row`` as layout shapes and annotations.
+
+    Written as plain dicts instead of ``fig.add_hline``, which re-walks every subplot per call and
+    was a third of the figure's build time.
+    """
+    shapes, notes = [], []
+    for j, (value, label) in enumerate(refs):
+        side = j % 2  # alternate left/right so two close lines' labels do not overlap
+        shapes.append({"type": "line", "xref": f"{_axis('x', row)} domain", "x0": 0, "x1": 1,
+                       "yref": _axis("y", row), "y0": value, "y1": value,
+                       "line": {"dash": "dot", "color": "#555", "width": 1}})
+        notes.append({"text": label, "xref": f"{_axis('x', row)} domain", "x": side,
+                      "xanchor": ("left", "right")[side],
+                      "yref": _axis("y", row), "y": value, "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": 10, "color": "#555"}})
+    return shapes, notes
+
+
+def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tuple[float, float],
+               span: float, legend: bool) -> None:
+    # A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
+    for f in flags:
+        steps = f.get("steps")
+        if not isinstance(steps, (list, tuple)) or len(steps) != 2 or None in steps:
+            continue
+        color = severity_color(str(f.get("severity", "warn")))
+        xs, ys = flag_shape_xy(steps, *y_range, min_width=max(span * 0.004, 1.0))
+        text = f"<b>{f.get('code')}</b> ({f.get('severity', 'warn')}, steps {steps[0]}-{steps[1]})" \
+               f"<br>{f.get('summary', '')}"
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
+            mode="lines", hoveron="fills", hoverinfo="text", text=text,
+            name=f"flag: {f.get('code')}", legendgroup=f"flag-{f.get('code')}",
+            showlegend=legend), row=row, col=1)
+
+
+def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (), *,
+                    x_range: tuple[float, float] | None = None,
+                    buckets: int = DEFAULT_BUCKETS) -> go.Figure:
+    """Losses, D(x)/D(G(z)) and gradient norms over steps, with reference lines and flag ranges.
+
+    series: field name -> (steps, values), as in metrics.jsonl; missing fields drop their row;
+    fields outside the known rows (user scalars) get an extra "Other scalars" row.
+    flags:  verdict/warning flag dicts; those with ``steps`` are shaded with their summary on hover.
+    x_range: zoom window; each series is decimated inside it (extremes kept).
+    """
+    rows = [(t, [n for n in names if len(series.get(n, ((), ()))[0])], refs)
+            for t, names, refs in DYNAMICS_ROWS]
+    known = {n for _, names, _ in DYNAMICS_ROWS for n in names}
+    other = [n for n in series if n not in known and n not in NOT_PLOTTED and len(series[n][0])]
+    rows.append(("Other scalars", other, ()))
+    rows = [r for r in rows if r[1]]
+    if not rows:
+        return empty_figure("no training metrics logged yet")
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[r[0] for r in rows])
+    all_x = [np.asarray(series[n][0], float) for _, names, _ in rows for n in names]
+    span = max((float(x[-1] - x[0]) for x in all_x if len(x)), default=1.0) or 1.0
+    color_i = 0
+    traces, trace_rows, shapes, notes = [], [], [], list(fig.layout.annotations)
+    for i, (_, names, refs) in enumerate(rows, start=1):
+        ys = []
+        for n in names:
+            x, y = minmax_decimate(*series[n], buckets=buckets, x_range=x_range)
+            ys.append(y)
+            traces.append(go.Scatter(x=x, y=y, mode="lines", name=LABELS.get(n, n),
+                                     line={"width": 1.2, "color": _PALETTE[color_i % 10]},
+                                     hovertemplate="step %{x}<br>%{y:.4g}<extra>" +
+                                     LABELS.get(n, n) + "</extra>"))
+            trace_rows.append(i)
+            color_i += 1
+        s_, n_ = reference_lines(refs, i)
+        shapes += s_
+        notes += n_
+        y_range = _finite_range(ys + [np.array([v for v, _ in refs])])
+        if y_range and flags:
+            _add_flags(fig, flags, i, y_range, span, legend=(i == 1))
+    fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
+    fig.update_layout(shapes=shapes, annotations=notes)
+    fig.update_layout(height=230 * len(rows) + 60, template="plotly_white", hovermode="closest",
+                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="dynamics",
+                      legend={"orientation": "h", "y": -0.08})
+    fig.update_xaxes(title_text="step", row=len(rows), col=1)
+    return fig
+
+
+def eval_series(evals: Sequence[Mapping]) -> dict[tuple[str, str], tuple[list, list, list]]:
+    """(metric, extractor) -> (steps, values, n) from evals.jsonl rows; non-metric keys ignored."""
+    out: dict[tuple[str, str], tuple[list, list, list]] = {}
+    for row in evals:
+        step = row.get("step")
+        for k, m in row.items():
+            # a metric is {"value": number or null, ...}; histograms and projections are not
+            if not isinstance(m, Mapping) or "value" not in m:
+                continue
+            if isinstance(m["value"], bool) or not isinstance(m["value"], (int, float, type(None))):
+                continue
+            key = (k, str(m.get("features") or "?"))
+            xs, ys, ns = out.setdefault(key, ([], [], []))
+            xs.append(step)
+            ys.append(float("nan") if m["value"] is None else float(m["value"]))
+            ns.append(m.get("n"))
+    return out
+
+
+def evals_figure(evals: Sequence[Mapping]) -> go.Figure:
+    """One small panel per metric over snapshot steps; the extractor name is in title and legend."""
+    data = eval_series(evals)
+    if not data:
+        return empty_figure("no evaluations in evals.jsonl yet")
+    metrics = sorted({k for k, _ in data})
+    cols = 2 if len(metrics) > 1 else 1
+    nrows = -(-len(metrics) // cols)
+    titles = [f"{m} [{', '.join(sorted(f for k, f in data if k == m))}]" for m in metrics]
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, vertical_spacing=0.12 / max(1, nrows / 3))
+    for i, m in enumerate(metrics):
+        r, c = i // cols + 1, i % cols + 1
+        for j, ((name, feat), (xs, ys, ns)) in enumerate(sorted((k, v) for k, v in data.items() if k[0] == m)):
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines+markers", name=f"{name} [{feat}]",
+                customdata=[[n] for n in ns], line={"color": _PALETTE[(i + j) % 10]},
+                hovertemplate="step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
+                f"{name} [{feat}]</extra>"), row=r, col=c)
+        fig.update_yaxes(title_text=f"{m} ({'/'.join(f for k, f in data if k == m)})", row=r, col=c)
+    fig.update_layout(height=max(260, 240 * nrows), template="plotly_white", showlegend=True,
+                      margin={"l": 60, "r": 20, "t": 40, "b": 40}, uirevision="evals")
+    return fig
+
+
+def mode_histogram_figure(hist: Mapping | None) -> go.Figure:
+    """Share of samples per mode, generated against reference; missing modes are visible as gaps."""
+    if not hist or not hist.get("generated"):
+        return empty_figure("no mode histogram in evals.jsonl")
+    gen = np.asarray(hist["generated"], float)
+    ref = np.asarray(hist.get("reference") or np.zeros_like(gen), float)
+    modes = np.arange(len(gen))
+    gen_p = gen / gen.sum() if gen.sum() else gen
+    fig = go.Figure()
+    if ref.sum():
+        fig.add_trace(go.Bar(x=modes, y=ref / ref.sum(), name="reference", marker_color="#aaa",
+                             opacity=0.6))
+    fig.add_trace(go.Bar(x=modes, y=gen_p, name="generated", marker_color="#1f77b4", opacity=0.8))
+    hit = int((gen > 0).sum())
+    fig.update_layout(
+        title=f"Modes hit: {hit} of {len(gen)} [{hist.get('features', '?')}]", barmode="overlay",
+        xaxis_title="mode", yaxis_title="share of samples", template="plotly_white", height=320,
+        margin={"l": 60, "r": 20, "t": 50, "b": 40}, bargap=0.05)
+    return fig
+
+
+def projection_figure(proj: Mapping | None) -> go.Figure:
+    """2D projection (e.g. PCA) of real vs generated features: uncovered regions show collapse."""
+    if not proj or not (proj.get("real") or proj.get("generated")):
+        return empty_figure("no feature projection in evals.jsonl")
+    fig = go.Figure()
+    for key, color, size in (("real", "#999", 4), ("generated", "#d62728", 5)):
+        pts = np.asarray(proj.get(key) or np.zeros((0, 2)), float).reshape(-1, 2)
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=key,
+                                 marker={"size": size, "color": color, "opacity": 0.6}))
+    fig.update_layout(
+        title=f"{str(proj.get('method', 'projection')).upper()} of {proj.get('features', '?')} features",
+        template="plotly_white", height=360, margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        xaxis_title="component 1", yaxis_title="component 2")
+    return fig
+
+
+def compare_figure(runs: Mapping[str, Mapping[str, Series]],
+                   names: Sequence[str] = ("d_loss", "g_loss", "d_real", "d_fake"), *,
+                   buckets: int = DEFAULT_BUCKETS) -> go.Figure:
+    """The same fields of several runs overlaid, one panel per field, one colour per run."""
+    names = [n for n in names if any(len(s.get(n, ((), ()))[0]) for s in runs.values())]
+    if not names:
+        return empty_figure("no metrics to compare")
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        subplot_titles=[LABELS.get(n, n) for n in names])
+    traces, trace_rows, shapes, notes = [], [], [], list(fig.layout.annotations)
+    for j, (label, series) in enumerate(runs.items()):
+        color = _PALETTE[j % 10]
+        # the legend entry goes on the first panel where this run has data
+        first = next((k for k, m in enumerate(names, 1) if len(series.get(m, ((), ()))[0])), 0)
+        for i, n in enumerate(names, start=1):
+            if not len(series.get(n, ((), ()))[0]):
+                continue
+            x, y = minmax_decimate(*series[n], buckets=buckets)
+            traces.append(go.Scatter(x=x, y=y, mode="lines", name=label, legendgroup=label,
+                                     showlegend=(i == first),
+                                     line={"color": color, "width": 1.2},
+                                     hovertemplate="step %{x}<br>%{y:.4g}<extra>" + label + "</extra>"))
+            trace_rows.append(i)
+    for i, n in enumerate(names, start=1):
+        refs = next((r for _, fields, r in DYNAMICS_ROWS if n in fields), ())
+        s_, n_ = reference_lines(refs, i)
+        shapes += s_
+        notes += n_
+    fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
+    fig.update_layout(shapes=shapes, annotations=notes)
+    fig.update_layout(height=200 * len(names) + 80, template="plotly_white",
+                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare")
+    fig.update_xaxes(title_text="step", row=len(names), col=1)
+    return fig
