@@ -1,0 +1,72 @@
+"""Training dynamics: read how a GAN trained and say what went wrong, with steps and numbers.
+
+    detect(table)                      -> list[Flag]
+    analyze(path_or_table, format="auto", pattern=None) -> verdict dict (DESIGN.md schema)
+    analyze_run(run_dir)               -> verdict dict of a run directory
+    ingest(path, format, pattern)      -> Table (run dir, TensorBoard, CSV, JSONL, text)
+
+Live use inside a training loop goes through ``diagnose.Monitor(..., detectors=True)``
+(:mod:`diagnose.dynamics.live`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from diagnose.dynamics.context import DEFAULT, Context, Thresholds
+from diagnose.dynamics.detectors import DETECTORS, detect
+from diagnose.dynamics.ingest import FORMATS, ingest
+from diagnose.dynamics.table import SERIES, Table
+
+__all__ = ["detect", "analyze", "analyze_run", "ingest", "Table", "Thresholds", "DETECTORS",
+           "FORMATS", "SERIES", "series_summary"]
+
+
+def series_summary(table: Table) -> dict:
+    """Per series: points, min, max, last finite value, non-finite count."""
+    import numpy as np
+
+    out = {}
+    for name in table.present():
+        v = table.columns[name]
+        fin = v[np.isfinite(v)]
+        out[name] = {"points": int(fin.size),
+                     "nonfinite": int(table.nonfinite.get(name, np.zeros(0, bool)).sum()),
+                     "min": float(fin.min()) if fin.size else None,
+                     "max": float(fin.max()) if fin.size else None,
+                     "last": float(fin[-1]) if fin.size else None}
+    return out
+
+
+def analyze(path_or_table: str | Path | Table, format: str = "auto", pattern: str | None = None,
+            thresholds: Thresholds = DEFAULT, subject: str | None = None) -> dict:
+    """Ingest a log (or take a Table), run the detectors, return the verdict dict.
+
+    Besides the DESIGN.md fields the verdict carries ``dynamics``: points and steps judged, the
+    smoothing window, the inferred loss convention (and whether D(G(z)) was inferred from the G
+    loss), a summary per series, and ``ingestion``: the ingestion report (format, rows, what was
+    skipped and why, the name mapping).
+    """
+    from diagnose.verdict import make_verdict
+
+    table = path_or_table if isinstance(path_or_table, Table) else \
+        ingest(path_or_table, format=format, pattern=pattern)
+    ctx = Context(table, thresholds)
+    flags = detect(table, thresholds, context=ctx)
+    steps = [int(ctx.steps[0]), int(ctx.steps[-1])] if ctx.n else None
+    dynamics = {"points": ctx.n, "steps": steps, "smoothing_window": ctx.window,
+                "evidence_weight": round(ctx.weight, 3),
+                "conventions": {**ctx.conv, "d_fake_inferred_from_g_loss": ctx.inferred_fake},
+                "series": series_summary(table)}
+    if ctx.n < 10:
+        dynamics["note"] = (f"only {ctx.n} points: short persistence windows, lower confidence")
+    subject = subject or table.source or "log"
+    verdict = make_verdict(subject, flags, metrics=None, dynamics=dynamics, ingestion=table.report)
+    if verdict["verdict"] == "healthy" and ctx.n:
+        # "nothing found" is only as sure as the evidence behind it: fewer points, less sure
+        verdict["confidence"] = round(0.8 * ctx.weight, 3)
+    return verdict
+
+
+def analyze_run(run_dir: str | Path, thresholds: Thresholds = DEFAULT) -> dict:
+    """Verdict of a run directory's metrics.jsonl (dynamics flags only)."""
+    return analyze(run_dir, format="run", thresholds=thresholds)
