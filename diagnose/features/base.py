@@ -1,0 +1,155 @@
+"""The contract every feature extractor meets, and the registry that names them.
+
+An extractor maps a batch of samples (images as float (B, C, H, W) in [0, 1], or points (B, D))
+to features (N, dim) and, when it is a classifier, logits (N, K) and class labels (N,).
+``extract`` makes ONE pass over an iterable of batches and returns all three, so every metric of
+a check is computed from the same single feature pass.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import torch
+
+from diagnose.errors import UserError
+
+
+class Extractor:
+    """Base class: subclasses set ``name``, ``dim``, ``num_classes``, ``kind`` and implement ``forward``.
+
+    ``forward(x)`` returns ``(features, logits_or_None, labels_or_None)`` for one batch already on
+    the extractor's device; the public methods below are thin views on it so that a caller who
+    wants all three pays for one forward pass only.
+    """
+
+    name: str = "?"
+    dim: int = 0
+    num_classes: int | None = None
+    kind: str = "image"  # "image" or "points": what inputs it expects
+
+    def __init__(self, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+
+    # ------------------------------------------------------------------ what subclasses write
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(features (B, dim), logits (B, K) or None, labels (B,) or None) for one device batch."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public views
+    def _run(self, x: torch.Tensor):
+        if not torch.is_tensor(x):
+            raise UserError(f"{self.name}: expected a tensor batch, got {type(x).__name__}")
+        with torch.no_grad():
+            f, lg, lb = self.forward(x.to(self.device, torch.float32))
+        return (f.float().cpu(), None if lg is None else lg.float().cpu(),
+                None if lb is None else lb.long().cpu())
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (N, dim), float32 on the CPU."""
+        return self._run(x)[0]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Class log-probabilities/logits (N, K) for the Inception Score, or None."""
+        return self._run(x)[1]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Predicted class of each sample (N,) long, or None when the extractor has no classes."""
+        return self._run(x)[2]
+
+    def extract(self, batches: Iterable[torch.Tensor], progress: bool = True,
+                total: int | None = None) -> dict[str, torch.Tensor | None]:
+        """One pass over ``batches``: dict(features=(N, dim), logits=(N, K)|None, labels=(N,)|None).
+
+        total: number of samples expected, only for the progress bar.
+        """
+        from tqdm import tqdm
+
+        feats, logits, labels = [], [], []
+        bar = tqdm(total=total, desc=f"features ({self.name})", unit="img", file=sys.stderr,
+                   disable=not progress, leave=False)
+        try:
+            for x in batches:
+                f, lg, lb = self._run(x)
+                feats.append(f)
+                if lg is not None:
+                    logits.append(lg)
+                if lb is not None:
+                    labels.append(lb)
+                bar.update(int(f.shape[0]))
+        finally:
+            bar.close()
+        if not feats:
+            raise UserError(f"{self.name}: no samples to extract features from")
+        return {"features": torch.cat(feats),
+                "logits": torch.cat(logits) if logits else None,
+                "labels": torch.cat(labels) if labels else None}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} dim={self.dim} classes={self.num_classes}>"
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """How to build one named extractor, and what it is, without building it.
+
+    name:        registry name, also the name torch-fidelity knows it by
+    factory:     callable(device=..., **kw) -> Extractor
+    dim:         feature dimension
+    num_classes: 10, 1000 or None (no classifier: no IS, no class-based mode coverage)
+    kind:        "image" or "points"
+    description: one line for ``diagnose features list``
+    available:   callable(**kw) -> (bool, reason): can it be built here (weights present)?
+    """
+
+    name: str
+    factory: Callable[..., Extractor]
+    dim: int
+    num_classes: int | None
+    kind: str
+    description: str
+    available: Callable[..., tuple[bool, str]] = lambda **kw: (True, "built in")
+
+
+class Registry(dict):
+    """Name -> ExtractorSpec; refuses a second registration under the same name."""
+
+    def register(self, spec: ExtractorSpec) -> ExtractorSpec:
+        """Add ``spec``; raise ValueError when the name is taken."""
+        if not isinstance(spec, ExtractorSpec):
+            raise TypeError(f"expected an ExtractorSpec, got {type(spec).__name__}")
+        if spec.name in self:
+            raise ValueError(f"feature extractor {spec.name!r} is already registered")
+        super().__setitem__(spec.name, spec)
+        return spec
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            raise ValueError(f"feature extractor {key!r} is already registered")
+        if not isinstance(value, ExtractorSpec) or value.name != key:
+            raise TypeError("register an ExtractorSpec whose name is its key")
+        super().__setitem__(key, value)
+
+
+def to_unit_images(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """Float images in [0, 1] with ``channels`` channels (gray averaged / replicated) at ``size``^2.
+
+    Why hand-written: three tensor ops; torchvision transforms work per PIL image and are slower.
+    """
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4:
+        raise UserError(f"expected images (B, C, H, W), got shape {tuple(x.shape)}")
+    c = x.shape[1]
+    if c != channels:
+        if channels == 1:
+            x = x.mean(1, keepdim=True)
+        elif c == 1:
+            x = x.expand(-1, channels, -1, -1)
+        else:
+            raise UserError(f"cannot turn {c}-channel images into {channels}-channel ones")
+    if x.shape[-2:] != (size, size):
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                            align_corners=False, antialias=x.shape[-1] > size)
+    return x

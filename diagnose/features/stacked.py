@@ -1,0 +1,40 @@
+"""``stacked-mnist``: mnist-lenet on each of the three channels, giving one of 1000 modes.
+
+Mode label = 100 * R + 10 * G + B (the digits read in the red, green and blue channels), the
+labelling of Metz et al. (unrolled GAN) and VEEGAN/PacGAN. Features are the three 128-d LeNet
+features concatenated (384-d). The 1000-way log-probabilities, used for the Inception Score, are
+the sum of the per-channel log-softmaxes over their outer product (channels read independently).
+"""
+from __future__ import annotations
+
+import torch
+
+from diagnose.errors import UserError
+from diagnose.features.base import Extractor, to_unit_images
+from diagnose.features.mnist_lenet import FEATURE_DIM, load_lenet, standardise
+
+
+class StackedMnistExtractor(Extractor):
+    """(B, 3, H, W) in [0, 1] -> 384-d features, 1000 log-probabilities, labels 100R+10G+B."""
+
+    name = "stacked-mnist"
+    dim = 3 * FEATURE_DIM
+    num_classes = 1000
+    kind = "image"
+
+    def __init__(self, device="cpu", weights=None, **_):
+        super().__init__(device)
+        self.net = load_lenet(weights, self.device)
+
+    def forward(self, x: torch.Tensor):
+        """Per-channel LeNet in one batched call (the three channels become 3B gray images)."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise UserError(f"stacked-mnist features need 3-channel images, got shape {tuple(x.shape)}")
+        b = x.shape[0]
+        gray = to_unit_images(x.reshape(b * 3, 1, *x.shape[-2:]), 1, 28)
+        f = self.net.embed(standardise(gray))                      # (3B, 128)
+        lp = torch.log_softmax(self.net.head(f), 1).reshape(b, 3, 10)
+        joint = lp[:, 0, :, None, None] + lp[:, 1, None, :, None] + lp[:, 2, None, None, :]
+        digits = lp.argmax(2)                                       # (B, 3)
+        labels = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+        return f.reshape(b, self.dim), joint.reshape(b, 1000), labels
