@@ -1,0 +1,27 @@
+"""The analysis layer: reference stage, metrics pipeline, verdict rules, ground-truth suite.
+
+    check_generator(loaded, dataset_name, ...) -> verdict dict        (diagnose check)
+    snapshot_evaluator(dataset_name, ...) -> callable(step, G) -> dict (Monitor.snapshot)
+    run_validation(...) -> list of case results                      (diagnose validate)
+
+Imported lazily so ``import diagnose.analysis`` stays cheap.
+"""
+_LAZY = {
+    "check_generator": ("diagnose.analysis.pipeline", "check_generator"),
+    "CheckConfig": ("diagnose.analysis.pipeline", "CheckConfig"),
+    "snapshot_evaluator": ("diagnose.analysis.snapshot", "snapshot_evaluator"),
+    "run_validation": ("diagnose.analysis.groundtruth", "run_validation"),
+    "StageCache": ("diagnose.analysis.cache", "StageCache"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'diagnose.analysis' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)

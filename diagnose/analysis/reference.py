@@ -1,0 +1,153 @@
+"""The reference stage: real-data features, statistics and the real-vs-held-out numbers.
+
+Everything a check compares a generator against is computed once per (dataset, extractor
+weights, n) and cached: training-set features and mode labels, FID statistics, k-NN radii, the
+held-out split's features, and the *reference panel*: every metric of held-out real data against
+the training set at the same sample count the generator is judged at. Verdict thresholds are
+relative to that panel, so they mean "worse than new real data would be", not a magic constant.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from diagnose.analysis.cache import StageCache, module_hash
+from diagnose.metrics import duplicates as dup
+from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes
+
+#: Most training samples featurized as the reference (all of MNIST; synthetic sets are drawn).
+TRAIN_CAP = 60_000
+#: Training-set size drawn for synthetic sets (stacked-mnist, mixtures).
+SYNTHETIC_TRAIN = 20_000
+#: Most held-out samples used for the reference panel.
+HELDOUT_CAP = 10_000
+#: k-means bins when the extractor has no classes and the data no centres (NDB uses ~50-100).
+KMEANS_BINS = 50
+
+
+def _batches(ds, idx: torch.Tensor, batch_size: int):
+    for i in range(0, len(idx), batch_size):
+        yield ds.get(idx[i:i + batch_size])
+
+
+@functools.lru_cache(maxsize=8)
+def load_split(name: str, split: str, *, data_root=None, size=None):
+    """A split in the range extractors read: images in [0, 1], points raw.
+
+    Memoized per process: parsing the embedded MNIST text file takes seconds, and a validation
+    suite or a training run asks for the same split many times. Callers must not modify it.
+    """
+    from diagnose.data import load_dataset
+
+    return load_dataset(name, data_root=data_root, split=split, value_range=(0.0, 1.0), size=size)
+
+
+def _mode_labels(kind: str, out: dict, feats: torch.Tensor, ds, centres, bins):
+    if kind == "classifier":
+        return out["labels"]
+    if kind == "centres":
+        return knn.nearest_neighbours(feats.float(), centres.float())[1]
+    return modes.assign_bins(feats, bins)
+
+
+def mode_source(extractor, ds) -> str:
+    """How modes are defined: the extractor's classes, the mixture's centres, or k-means bins."""
+    if extractor.num_classes and ds.n_modes == extractor.num_classes:
+        return "classifier"
+    if ds.centres is not None:
+        return "centres"
+    return "kmeans"
+
+
+def reference_panel(ref: dict, held: dict, n: int, k: int) -> dict:
+    """Metrics of held-out real features ``held`` against the training reference ``ref``."""
+    feats = held["features"]
+    r_ref = ref["train_features"][:len(feats)]
+    out = {"n": len(feats), "fid": fidelity.fid(feats, ref["fid_stats"])}
+    out["kid"] = fidelity.kid(feats, r_ref, subsets=20)[0]
+    p = knn.prdc(r_ref, feats, k=k)
+    out.update({m: p[m] for m in ("precision", "recall", "density", "coverage")})
+    if held.get("logits") is not None:
+        out["inception_score"] = fidelity.inception_score(held["logits"])[0]
+    mm = modes.mode_metrics(held["mode_labels"], ref["train_counts"], ref["n_modes"])
+    mm.pop("histogram")
+    out["modes"] = mm
+    out["duplicates"] = {k2: v for k2, v in dup.duplicates(feats, ref["dup_threshold"]).items()}
+    out["memorization"] = {"copy_share": None, "distance_ratio": 1.0}
+    if ref.get("centres") is not None:
+        mx = mixtures.mixture_metrics(held["points"], ref["centres"], ref["std"])
+        out["mixture"] = {"modes_captured": mx["modes_captured"], "n_modes": mx["n_modes"],
+                          "high_quality": mx["high_quality"]}
+    out["latent_spread"] = 1.0
+    return out
+
+
+def build_reference(dataset_name: str, extractor, n: int, *, data_root=None, k: int = knn.DEFAULT_K,
+                    cache: StageCache | None = None, progress: bool = True,
+                    batch_size: int = 500) -> dict:
+    """Cached real-data reference for judging ``n`` generated samples with ``extractor``."""
+    cache = cache or StageCache()
+    train = load_split(dataset_name, "train", data_root=data_root,
+                       size=SYNTHETIC_TRAIN if dataset_name not in ("mnist",) else None)
+    if dataset_name == "mnist":  # a fixed split: as many held-out digits as there are
+        held_ds = load_split(dataset_name, "test", data_root=data_root)
+        n_ref = int(min(n, len(held_ds), HELDOUT_CAP))
+    else:                        # composed/synthetic: draw the held-out set at the same n
+        n_ref = int(min(n, HELDOUT_CAP))
+        held_ds = load_split(dataset_name, "test", data_root=data_root, size=n_ref)
+    inputs = {"dataset": train.describe(), "heldout": held_ds.describe(), "n": int(n),
+              "n_ref": n_ref, "k": k, "extractor": extractor.name,
+              "weights": module_hash(extractor), "train_cap": TRAIN_CAP}
+
+    def compute() -> dict:
+        g = torch.Generator().manual_seed(0)
+        t_idx = torch.randperm(len(train), generator=g)[:TRAIN_CAP]
+        out = extractor.extract(_batches(train, t_idx, batch_size), progress=progress,
+                                total=len(t_idx))
+        feats = out["features"]
+        src = mode_source(extractor, train)
+        centres = train.centres
+        n_modes = int(extractor.num_classes if src == "classifier" else
+                      len(centres) if src == "centres" else min(KMEANS_BINS, max(2, len(feats) // 20)))
+        bins = modes.fit_bins(feats, n_modes) if src == "kmeans" else None
+        labels = _mode_labels(src, out, feats, train, centres, bins)
+        h_idx = torch.arange(n_ref)
+        hout = extractor.extract(_batches(held_ds, h_idx, batch_size), progress=progress, total=n_ref)
+        hout["mode_labels"] = _mode_labels(src, hout, hout["features"], held_ds, centres, bins)
+        if held_ds.kind == "points":
+            hout["points"] = held_ds.get(h_idx)
+        within = knn.nearest_neighbours(hout["features"], hout["features"], exclude_self=True)[0]
+        stats = fidelity.fid_statistics(feats)
+        ref = {
+            "dataset": train.describe(), "heldout_dataset": held_ds.describe(),
+            "extractor": extractor.name, "n": int(n), "n_ref": n_ref, "k": k,
+            "train_features": feats, "train_mode_labels": labels,
+            "train_counts": torch.as_tensor(modes.histogram(labels, n_modes)),
+            "n_modes": n_modes, "mode_source": src, "bins": bins,
+            "fid_stats": {"mu": torch.as_tensor(stats["mu"]), "sigma": torch.as_tensor(stats["sigma"])},
+            "radii": knn.kth_neighbour_radii(feats[:min(n, len(feats))], k),
+            "heldout_features": hout["features"], "heldout_mode_labels": hout["mode_labels"],
+            "heldout_to_train": knn.nearest_neighbours(hout["features"], feats)[0],
+            "dup_threshold": dup.duplicate_threshold(within),
+            "real_pair_distance": latent.mean_pair_distance(feats),
+            "centres": centres, "std": train.std,
+        }
+        panel = reference_panel(_np_ref(ref), hout, n, k)
+        panel["memorization"] = {
+            "copy_share": memorization.memorization(ref["heldout_to_train"],
+                                                    ref["heldout_to_train"])["reference_copy_share"],
+            "distance_ratio": 1.0}
+        ref["panel"] = panel
+        return ref
+
+    return _np_ref(cache.get_or_compute("reference", inputs, compute))
+
+
+def _np_ref(ref: dict) -> dict:
+    """Convert cached tensors back to the numpy forms the metric functions take."""
+    ref = dict(ref)
+    ref["fid_stats"] = {k: v.numpy() if torch.is_tensor(v) else v for k, v in ref["fid_stats"].items()}
+    tc = ref["train_counts"]
+    ref["train_counts"] = tc.numpy() if torch.is_tensor(tc) else tc
+    return ref
