@@ -39,8 +39,9 @@ def test_inception_score_real_near_ten_and_low_for_one_class(digits):
     x, y, ext = digits
     out = ext.extract(x.split(100), progress=False)
     is_real = fidelity.inception_score(out["logits"], splits=1)[0]
-    # 10 for a fully confident classifier; the shipped weights give soft probabilities (~7.7)
-    assert is_real > 7.0, is_real
+    # 10 for a fully confident classifier on balanced classes; the shipped weights (99 % held-out
+    # accuracy) give about 9.4 on these digits
+    assert 8.5 < is_real <= 10.0, is_real
     one = x[y == 1]
     is_one = fidelity.inception_score(ext.logits(one), splits=1)[0]
     assert is_one < 1.5 < is_real
