@@ -1,1 +1,38 @@
-"""trainers package."""
+"""trainers: models, losses, one training loop and the registry of documented experiments.
+
+Public API:
+    build_generator(config) / build_discriminator(config)   rebuild nets from a run's config.json
+    train(cfg, run_dir, ...)                                 the one training loop
+    EXPERIMENTS, get_experiment(name)                        the experiment tables
+    MODELS, LOSSES, LAYERS, AUGMENTS, SCHEDULES              registries of parts
+    TrainConfig, QuickBudget, LoopOptions, Callback          typed configs and hooks
+"""
+_LAZY = {
+    "build_generator": ("trainers.build", "build_generator"),
+    "build_discriminator": ("trainers.build", "build_discriminator"),
+    "train": ("trainers.loop", "train"),
+    "Trainer": ("trainers.loop", "Trainer"),
+    "EXPERIMENTS": ("trainers.experiments", "EXPERIMENTS"),
+    "get_experiment": ("trainers.experiments", "get_experiment"),
+    "MODELS": ("trainers.models", "MODELS"),
+    "LOSSES": ("trainers.losses", "LOSSES"),
+    "LAYERS": ("trainers.losses", "LAYERS"),
+    "AUGMENTS": ("trainers.options", "AUGMENTS"),
+    "SCHEDULES": ("trainers.options", "SCHEDULES"),
+    "TrainConfig": ("trainers.config", "TrainConfig"),
+    "QuickBudget": ("trainers.config", "QuickBudget"),
+    "LoopOptions": ("trainers.loop_support", "LoopOptions"),
+    "Callback": ("trainers.loop_support", "Callback"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)
