@@ -43,6 +43,13 @@ def load_split(name: str, split: str, *, data_root=None, size=None):
     return load_dataset(name, data_root=data_root, split=split, value_range=(0.0, 1.0), size=size)
 
 
+def _extract(extractor, ds, idx: torch.Tensor, batch_size: int, progress: bool) -> dict:
+    """One feature pass over ``ds.get(idx)``; composed data goes through the extractor's shortcut."""
+    if ds.index is not None and hasattr(extractor, "extract_composed"):
+        return extractor.extract_composed(ds, idx)
+    return extractor.extract(_batches(ds, idx, batch_size), progress=progress, total=len(idx))
+
+
 def _mode_labels(kind: str, out: dict, feats: torch.Tensor, ds, centres, bins):
     if kind == "classifier":
         return out["labels"]
@@ -103,8 +110,7 @@ def build_reference(dataset_name: str, extractor, n: int, *, data_root=None, k: 
     def compute() -> dict:
         g = torch.Generator().manual_seed(0)
         t_idx = torch.randperm(len(train), generator=g)[:TRAIN_CAP]
-        out = extractor.extract(_batches(train, t_idx, batch_size), progress=progress,
-                                total=len(t_idx))
+        out = _extract(extractor, train, t_idx, batch_size, progress)
         feats = out["features"]
         src = mode_source(extractor, train)
         centres = train.centres
@@ -113,7 +119,7 @@ def build_reference(dataset_name: str, extractor, n: int, *, data_root=None, k: 
         bins = modes.fit_bins(feats, n_modes) if src == "kmeans" else None
         labels = _mode_labels(src, out, feats, train, centres, bins)
         h_idx = torch.arange(n_ref)
-        hout = extractor.extract(_batches(held_ds, h_idx, batch_size), progress=progress, total=n_ref)
+        hout = _extract(extractor, held_ds, h_idx, batch_size, progress)
         hout["mode_labels"] = _mode_labels(src, hout, hout["features"], held_ds, centres, bins)
         if held_ds.kind == "points":
             hout["points"] = held_ds.get(h_idx)

@@ -33,6 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads for torch (0 = auto: 1 when the CPU is already busy, else torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-verdict", action="store_true",
+                   help="skip the per-variant verdict (dynamics + a sample check of the last checkpoint)")
+    p.add_argument("--check-samples", type=int, default=1000, metavar="N",
+                   help="samples drawn from each variant's last checkpoint for its verdict (default 1000)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -149,10 +153,18 @@ def run(args):
                     dataset=ds, extra=extra, evaluate=evaluate, options=options)
         print(f"{exp.name}/{v.name}: {res.steps} steps in {res.seconds:.1f} s on {res.device} -> {run_dir}",
               file=sys.stderr)
+        if not args.no_verdict:
+            from diagnose.runverdict import judge_run
+            from trainers import build_generator
+
+            judge_run(run_dir, builder=build_generator, n_samples=args.check_samples,
+                      device=res.device, data_root=args.data_root, progress=not args.no_progress)
         rows.append({"variant": v.name, "run_dir": str(run_dir), "seconds": res.seconds,
                      "device": res.device, **summarize(run_dir)})
     src = "benchmark" if exp.source == "benchmark" else f"report {exp.source}"
     text = (f"{exp.name} ({src}); {exp.dataset_note}\n"
             f"final numbers: mean of the last 10% of steps\n" + _table(rows) +
-            f"\nruns in {Path(args.out) / exp.name}; explore them with: diagnose dash --runs {args.out}")
+            f"\nruns in {Path(args.out) / exp.name} (each with verdict.json); why each verdict: "
+            f"diagnose logs {Path(args.out) / exp.name / variants[0].name}\n"
+            f"explore them in the dashboard: diagnose dash --runs {args.out}  (then open http://127.0.0.1:8050)")
     return Result(data={"experiment": exp.name, "source": exp.source, "variants": rows}, text=text)

@@ -26,6 +26,32 @@ class StackedMnistExtractor(Extractor):
         super().__init__(device)
         self.net = load_lenet(weights, self.device)
 
+    def _heads(self, f: torch.Tensor, b: int):
+        lp = torch.log_softmax(self.net.head(f), 1).reshape(b, 3, 10)
+        joint = lp[:, 0, :, None, None] + lp[:, 1, None, :, None] + lp[:, 2, None, None, :]
+        digits = lp.argmax(2)                                       # (B, 3)
+        labels = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+        return f.reshape(b, self.dim), joint.reshape(b, 1000), labels
+
+    @torch.no_grad()
+    def extract_composed(self, ds, idx: torch.Tensor, batch_size: int = 2000) -> dict:
+        """Features of stacked samples ``ds.get(idx)`` computed from their digits, each digit once.
+
+        A stacked-mnist Dataset is an index table over one tensor of digits, and these features
+        read each channel independently, so LeNet runs on the (few thousand) distinct digits and
+        the stacked features are gathered: the same numbers as ``extract`` on ``ds.get(idx)`` at a
+        fraction of the cost (20,000 stacked samples = 60,000 channel passes otherwise).
+        """
+        used, inverse = torch.unique(ds.index[idx].flatten(), return_inverse=True)
+        parts = []
+        for i in range(0, len(used), batch_size):
+            digits = ds.base[used[i:i + batch_size]].to(self.device).float().div_(255.0)
+            parts.append(self.net.embed(standardise(to_unit_images(digits, 1, 28))))
+        f = torch.cat(parts)[inverse]                                # (3B, 128)
+        feats, logits, labels = self._heads(f, len(idx))
+        return {"features": feats.float().cpu(), "logits": logits.float().cpu(),
+                "labels": labels.cpu()}
+
     def forward(self, x: torch.Tensor):
         """Per-channel LeNet in one batched call (the three channels become 3B gray images)."""
         if x.dim() != 4 or x.shape[1] != 3:
@@ -33,8 +59,4 @@ class StackedMnistExtractor(Extractor):
         b = x.shape[0]
         gray = to_unit_images(x.reshape(b * 3, 1, *x.shape[-2:]), 1, 28)
         f = self.net.embed(standardise(gray))                      # (3B, 128)
-        lp = torch.log_softmax(self.net.head(f), 1).reshape(b, 3, 10)
-        joint = lp[:, 0, :, None, None] + lp[:, 1, None, :, None] + lp[:, 2, None, None, :]
-        digits = lp.argmax(2)                                       # (B, 3)
-        labels = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-        return f.reshape(b, self.dim), joint.reshape(b, 1000), labels
+        return self._heads(f, b)
