@@ -34,7 +34,14 @@ def test_run_trains_and_prints_table(tmp_path, capsys):
                "--device", "cpu", "--no-progress", "--threads", "1", "--resume", "--json"])
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["variants"][0]["steps"] == 9 and data["variants"][0]["verdict"] == "-"
+    assert data["variants"][0]["steps"] == 9
+    # each variant gets a verdict: dynamics + a sample check of its last checkpoint
+    from diagnose.verdict import CODES
+
+    verdict = read_run(out / "mixtures" / "ring8").verdict
+    assert data["variants"][0]["verdict"] == verdict["verdict"] and verdict["verdict"] in CODES
+    assert verdict["evidence_used"] == {"dynamics": True, "samples": True}
+    assert any(k.startswith("mixture") or k == "modes" for k in verdict["metrics"])
     assert [r["step"] for r in read_run(out / "mixtures" / "ring8").metrics] == list(range(1, 10))
     # resuming with something else to train is refused
     assert main(["run", "--exp", "mixtures", "--variants", "ring8", "--steps", "12", "--out", str(out),
