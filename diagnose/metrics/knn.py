@@ -13,8 +13,9 @@ import torch
 
 #: Neighbourhood size used throughout (Naeem et al. recommend k=5).
 DEFAULT_K = 5
-#: Upper bound on the elements of one distance block (4M floats = 16 MB in float32).
-BLOCK_ELEMENTS = 1 << 22
+#: Upper bound on the elements of one distance block (16M floats = 64 MB in float32): big enough
+#: that each block is one efficient matrix product, small enough that memory stays bounded.
+BLOCK_ELEMENTS = 1 << 24
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -28,26 +29,33 @@ def _rows_per_chunk(n_cols: int, chunk: int | None) -> int:
     return max(1, BLOCK_ELEMENTS // max(1, n_cols))
 
 
+def right_operand(b: torch.Tensor, b_sq: torch.Tensor | None = None) -> torch.Tensor:
+    """``[-2b, 1, |b|^2]``: the right side of the fused distance product, built once per ``b``."""
+    b_sq = (b * b).sum(1) if b_sq is None else b_sq
+    ones_b = torch.ones(len(b), 1, dtype=b.dtype, device=b.device)
+    return torch.cat([-2.0 * b, ones_b, b_sq[:, None]], 1)
+
+
 def squared_distances(a: torch.Tensor, b: torch.Tensor,
-                      b_sq: torch.Tensor | None = None) -> torch.Tensor:
+                      b_sq: torch.Tensor | None = None,
+                      b_aug: torch.Tensor | None = None) -> torch.Tensor:
     """Squared Euclidean distances between rows of ``a`` and ``b`` via one fused matrix product.
 
     Everything that only compares distances works on squares (same order, no square root over
     N x N elements). Low-dimensional rows (2D mixtures) use direct differences instead: there the
     matrix-product form loses the tiny within-mode distances to float32 cancellation.
-    b_sq: precomputed ``(b * b).sum(1)``, so chunked callers pay for it once.
+    b_sq: precomputed ``(b * b).sum(1)``; b_aug: precomputed ``right_operand(b)``, so chunked
+    callers pay for them once.
     """
     if a.shape[1] <= 8:
         return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").square_()
-    # |a|^2 + |b|^2 - 2ab, the form sklearn uses too; clamp guards tiny negative round-off.
-    b_sq = (b * b).sum(1) if b_sq is None else b_sq
     # |a|^2 + |b|^2 - 2ab, the form sklearn uses too, as ONE matrix product of augmented rows
     # [a, |a|^2, 1] . [-2b, 1, |b|^2]: no further passes over the block. Tiny negative round-off
     # is harmless for comparisons; the public distance functions clamp before the square root.
+    if b_aug is None:
+        b_aug = right_operand(b, b_sq)
     ones_a = torch.ones(len(a), 1, dtype=a.dtype, device=a.device)
-    ones_b = torch.ones(len(b), 1, dtype=b.dtype, device=b.device)
     a_aug = torch.cat([a, (a * a).sum(1, keepdim=True), ones_a], 1)
-    b_aug = torch.cat([-2.0 * b, ones_b, b_sq[:, None]], 1)
     return a_aug @ b_aug.T
 
 
@@ -60,9 +68,9 @@ def _kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
     step = _rows_per_chunk(len(x), chunk)
     out = torch.empty(len(x), dtype=x.dtype, device=x.device)
     kk = min(k + 1, len(x))
-    x_sq = (x * x).sum(1)
+    x_aug = right_operand(x) if x.shape[1] > 8 else None
     for i in range(0, len(x), step):
-        d = squared_distances(x[i:i + step], x, x_sq)
+        d = squared_distances(x[i:i + step], x, b_aug=x_aug)
         out[i:i + step] = d.topk(kk, dim=1, largest=False).values[:, -1]
     return out
 
@@ -81,9 +89,9 @@ def nearest_neighbours(query, ref, chunk: int | None = None, exclude_self: bool 
     step = _rows_per_chunk(len(r), chunk)
     dist = torch.empty(len(q), dtype=q.dtype, device=q.device)
     idx = torch.empty(len(q), dtype=torch.long, device=q.device)
-    r_sq = (r * r).sum(1)
+    r_aug = right_operand(r) if r.shape[1] > 8 else None
     for i in range(0, len(q), step):
-        d = squared_distances(q[i:i + step], r, r_sq)
+        d = squared_distances(q[i:i + step], r, b_aug=r_aug)
         if exclude_self:
             rows = torch.arange(d.shape[0], device=d.device)
             d[rows, rows + i] = float("inf")
@@ -110,9 +118,9 @@ def prdc(real, fake, k: int = DEFAULT_K, chunk: int | None = None,
     min_to_fake = torch.full((len(real),), float("inf"), dtype=real.dtype, device=real.device)
     nn_dist = torch.empty(len(fake), dtype=real.dtype, device=real.device)
     nn_index = torch.empty(len(fake), dtype=torch.long, device=real.device)
-    real_sq = (real * real).sum(1)
+    real_aug = right_operand(real) if real.shape[1] > 8 else None
     for i in range(0, len(fake), step):
-        d = squared_distances(fake[i:i + step], real, real_sq)   # (chunk, n_real)
+        d = squared_distances(fake[i:i + step], real, b_aug=real_aug)   # (chunk, n_real)
         inside = d < r_real[None, :]
         density_count[i:i + step] = inside.sum(1, dtype=torch.int32)
         in_ball[i:i + step] = density_count[i:i + step] > 0
