@@ -2,6 +2,8 @@
 
 Every non-JSONL file of a run directory (config, verdict, sample grids, checkpoints, caches) is
 written to a temporary name in the same directory, flushed, fsynced and renamed over the target.
+A full disk raises :class:`diagnose.errors.DiskFullError` naming the target; the previous file
+stays as it was.
 """
 from __future__ import annotations
 
@@ -12,25 +14,59 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.<random>.tmp" next to their target
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    from diagnose.errors import DiskFullError, is_disk_full
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFullError(path, e.errno) from None
+        raise
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        # A full disk is the user's to fix: one clear line naming the file. The old file at
+        # ``path`` (if any) is untouched because the rename never happened.
+        if is_disk_full(e) and not isinstance(e, DiskFullError):
+            raise DiskFullError(path, e.errno) from None
         raise
     return path
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete temporary files a killed writer left in ``folder`` (``.NAME.*.tmp``); return how many.
+
+    Only call this while no other process writes into ``folder`` (a run directory being opened
+    by its one writer).
+    """
+    n = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for p in entries:
+        if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX) and p.is_file():
+            try:
+                p.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

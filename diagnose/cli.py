@@ -61,13 +61,39 @@ def main(argv: list[str] | None = None) -> int:
         render(result, getattr(args, "json", False))
         return int(getattr(result, "exit_code", 0))
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        # The file system refused (full disk, no permission, read-only, a file where a folder
+        # should be): the user's to fix, so one line naming the path, not a traceback.
+        msg = os_error_line(e)
+        if msg is None:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    """A message as one line (embedded newlines would break the one-line contract)."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def os_error_line(e: OSError) -> str | None:
+    """One line for an OSError that the environment caused, or None for anything else (a bug)."""
+    import errno
+
+    where = f" {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"no space left on device while writing{where or ' a file'}"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                   errno.ENAMETOOLONG):
+        return f"{e.strerror or 'cannot access'}:{where or ' (no path given)'}"
+    return None
 
 
 def _entry() -> None:

@@ -7,3 +7,25 @@ Anything else that escapes is a bug and keeps its traceback.
 
 class UserError(Exception):
     """A problem with the user's input (a path, a flag, a file's content), not with our code."""
+
+
+class DiskFullError(UserError, OSError):
+    """The disk (or quota) filled up while writing ``path``: a UserError that is also an OSError.
+
+    Being an OSError keeps ``except OSError`` handlers working; being a UserError makes the CLI
+    print its one line ("no space left on device while writing PATH") and exit 2.
+    """
+
+    def __init__(self, path, errno_: int = 28):
+        message = f"no space left on device while writing {path}"
+        OSError.__init__(self, errno_, message, str(path))
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """True when ``e`` is an OSError saying the disk or the user's quota is full."""
+    import errno
+
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", 122))

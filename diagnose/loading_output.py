@@ -201,6 +201,9 @@ class LoadedGenerator:
         NaN/inf are passed through (the verdict layer calls that ``diverged``).
         """
         y = self._raw(z).float()
+        if y.dim() == 0 or y.shape[0] != z.shape[0]:   # one sample per latent, or nothing fits
+            raise UserError(f"the generator returned {y.shape[0] if y.dim() else 'no'} samples for "
+                            f"a batch of {z.shape[0]} latents: it must return one sample per latent")
         o = self.output
         if o.kind == "points":
             return y.reshape(y.shape[0], -1)

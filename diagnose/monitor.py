@@ -203,7 +203,7 @@ class Monitor:
             return self._fixed
         path = self.dir / FIXED_LATENT
         if path.exists():
-            self._fixed = torch.load(path, weights_only=True)
+            self._fixed = _load_fixed_latent(path)
             return self._fixed
         shape = self.latent_shape
         if shape is None and generator is not None:
@@ -310,6 +310,24 @@ class Monitor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _load_fixed_latent(path: Path) -> torch.Tensor:
+    """The saved fixed latent batch; UserError when the file is not one (never runs its code)."""
+    import pickle
+
+    from diagnose.errors import UserError
+
+    try:
+        z = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as e:
+        cause = " ".join(str(e).split())[:120]
+        raise UserError(f"{path} is not a latent batch written by gan-diagnose ({cause}); delete it "
+                        "and a new one is drawn") from None
+    if not torch.is_tensor(z) or z.dim() < 2:
+        raise UserError(f"{path} is not a latent batch written by gan-diagnose; delete it and a "
+                        "new one is drawn")
+    return z
 
 
 def _plain_state(module: torch.nn.Module) -> dict:

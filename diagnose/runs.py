@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from diagnose.atomic import atomic_torch_save, atomic_write_json, sanitize_json
+from diagnose.atomic import atomic_torch_save, atomic_write_json, remove_stale_temps, sanitize_json
 from diagnose.errors import UserError
 
 CONFIG = "config.json"
@@ -87,7 +87,10 @@ class JsonlAppender:
         rows, _ = read_jsonl(self.path)
         steps = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
         self.last_key: float = max(steps) if steps else -math.inf
-        self._f = open(self.path, "a", encoding="utf-8")
+        # Unbuffered: every append is one os.write of whole lines, so a failed write (disk full)
+        # can be cut back to the last complete line instead of lingering in a buffer.
+        self._f = open(self.path, "ab", buffering=0)
+        self._size = os.fstat(self._f.fileno()).st_size
 
     def _repair(self) -> None:
         if not self.path.exists():
@@ -104,11 +107,32 @@ class JsonlAppender:
         k = obj.get(self.key)
         if k is not None and k <= self.last_key:
             return False
-        self._f.write(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
-        self._f.flush()
+        self._write(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
         if k is not None:
             self.last_key = k
         return True
+
+    def _write(self, text: str) -> None:
+        """Append whole lines; on failure cut the file back to its last complete line and raise
+        (a full disk as DiskFullError naming the file)."""
+        from diagnose.errors import DiskFullError, is_disk_full
+
+        raw = text.encode("utf-8")
+        data = memoryview(raw)
+        fd = self._f.fileno()
+        try:
+            while data:
+                n = os.write(fd, data)
+                data = data[n:]
+        except OSError as e:
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                pass
+            if is_disk_full(e):
+                raise DiskFullError(self.path, e.errno) from None
+            raise
+        self._size += len(raw)
 
     def extend(self, objs: Iterable[dict]) -> int:
         """Append many objects with one flush; return how many were written."""
@@ -123,15 +147,21 @@ class JsonlAppender:
                 self.last_key = k
             n += 1
         if lines:
-            self._f.write("".join(lines))
-            self._f.flush()
+            self._write("".join(lines))
         return n
 
     def close(self) -> None:
         """Flush to disk and close."""
         if not self._f.closed:
-            self._f.flush()
-            os.fsync(self._f.fileno())
+            try:
+                os.fsync(self._f.fileno())
+            except OSError as e:
+                from diagnose.errors import DiskFullError, is_disk_full
+
+                self._f.close()
+                if is_disk_full(e):
+                    raise DiskFullError(self.path, e.errno) from None
+                raise
             self._f.close()
 
 
@@ -149,6 +179,10 @@ class RunWriter:
             raise UserError(f"cannot create run directory {self.dir}: {e.strerror or e}") from None
         if not os.access(self.dir, os.W_OK):
             raise UserError(f"run directory {self.dir} is not writable")
+        # A killed writer may have left temporaries of atomic writes behind; one writer owns a
+        # run directory, so whatever temporaries are there now are stale.
+        for folder in (self.dir, self.dir / SAMPLES, self.dir / CHECKPOINTS):
+            remove_stale_temps(folder)
         self.resume = resume
         self.metrics = JsonlAppender(self.dir / METRICS)
         self.evals = JsonlAppender(self.dir / EVALS)

@@ -158,6 +158,27 @@ class Trainer:
         return int(ckpt["step"])
 
 
+def read_checkpoint(path: Path, device) -> dict:
+    """The checkpoint to resume from, read with ``weights_only=True`` (a file never runs code);
+    a truncated, corrupt or code-needing file is a UserError naming it, not a traceback."""
+    import pickle
+
+    from diagnose.errors import UserError
+
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
+            AttributeError) as e:
+        cause = " ".join(str(e).split("Check the documentation")[0].split())
+        cause = cause.split("WeightsUnpickler error:")[-1].strip()[:160]
+        raise UserError(f"cannot resume from checkpoint {path}: truncated, corrupt or it needs code "
+                        f"to load ({cause}); delete it to resume from the one before, or run "
+                        "without --resume") from None
+    if not isinstance(ckpt, dict) or "generator" not in ckpt:
+        raise UserError(f"cannot resume from checkpoint {path}: not a gan-diagnose training checkpoint")
+    return ckpt
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", variant: str = "run",
           seed: int = 0, device: str = "auto", data_root: str | None = None, resume: bool = False,
           steps: int | None = None, epochs: float | None = None, dataset=None, extra: dict | None = None,
@@ -188,7 +209,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
     config["latent_shape"] = list(tr.latent_shape)
     start = 0
     if ckpt_path is not None:
-        start = tr.load(torch.load(ckpt_path, map_location=dev, weights_only=True))
+        start = tr.load(read_checkpoint(ckpt_path, dev))
     total = int(config["steps"])
     mon = Monitor(run_dir, config, resume=ckpt_path is not None, latent_shape=tr.latent_shape,
                   value_range=cfg.g_output_range or (-1.0, 1.0), kind=ds.kind,

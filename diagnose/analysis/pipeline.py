@@ -15,6 +15,7 @@ import torch
 
 from diagnose.analysis.cache import StageCache
 from diagnose.analysis.reference import build_reference
+from diagnose.errors import UserError
 from diagnose.metrics import duplicates as dup
 from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes, ranges
 
@@ -99,6 +100,33 @@ def generate_all(loaded, n: int, cfg: CheckConfig):
     return batches, bad / max(1, n)
 
 
+class FiniteStream:
+    """Generated batches with non-finite rows dropped, produced as the extractor asks for them.
+
+    Only features outlive a batch (50,000 RGB 64x64 images would be 2.4 GB held at once); kept
+    besides: the first raw batch (the sample grid) and, for 2D points, the points themselves.
+    """
+
+    def __init__(self, loaded, n: int, cfg: CheckConfig, keep_points: bool):
+        self.loaded, self.n, self.cfg, self.keep_points = loaded, n, cfg, keep_points
+        self.bad, self.ok, self.first, self.points, self.done = 0, 0, None, [], False
+
+    def __iter__(self):
+        for x in self.loaded.sample(self.n, batch_size=self.cfg.batch_size, seed=self.cfg.seed):
+            if self.first is None:
+                self.first = x
+            finite = torch.isfinite(x.flatten(1)).all(1)
+            if not bool(finite.all()):
+                self.bad += int((~finite).sum())
+                x = x[finite]
+            if len(x):
+                self.ok += len(x)
+                if self.keep_points:
+                    self.points.append(x)
+                yield x
+        self.done = True
+
+
 def latent_profile(loaded, extractor, ref: dict, cfg: CheckConfig) -> dict:
     """Output-vs-latent distance profile of ``loaded`` in ``extractor`` features."""
     return latent.latent_distance_profile(
@@ -130,17 +158,23 @@ def check_generator(loaded, dataset_name: str, *, features: str | None = None,
     ref = build_reference(dataset_name, extractor, cfg.n_samples, data_root=data_root,
                           cache=cache, progress=progress)
     note(f"sampling {cfg.n_samples:,} from the generator")
-    batches, nonfinite = generate_all(loaded, cfg.n_samples, cfg)
-    finite_batches = [b[torch.isfinite(b.flatten(1)).all(1)] for b in batches]
-    finite_batches = [b for b in finite_batches if len(b)]
-    n_ok = sum(len(b) for b in finite_batches)
+    # Sampling streams into the feature pass (see FiniteStream): memory grows with features only.
+    stream = FiniteStream(loaded, cfg.n_samples, cfg, keep_points=loaded.output.kind == "points")
+    try:
+        out = extractor.extract(iter(stream), progress=progress, total=cfg.n_samples)
+    except UserError:
+        if not stream.done or stream.ok:   # a real failure, not "every sample was NaN"
+            raise
+        out = None
+    n_ok = stream.ok
+    nonfinite = stream.bad / max(1, cfg.n_samples)
     raw = {"lo": loaded.output.probe_min, "hi": loaded.output.probe_max}
     rng = ranges.range_check(raw["lo"], raw["hi"], value_range) if loaded.output.kind == "image" \
         else None
     measured, profile = None, None
-    if n_ok >= max(10, cfg.n_samples // 10):  # enough finite samples to say something
-        out = extractor.extract(iter(finite_batches), progress=progress, total=n_ok)
-        points = torch.cat(finite_batches) if loaded.output.kind == "points" else None
+    if out is not None and n_ok >= max(10, cfg.n_samples // 10):  # enough finite samples
+        points = torch.cat(stream.points) if loaded.output.kind == "points" else None
+        stream.points = []
         note("computing metrics")
         measured = measure(out, ref, cfg, points=points)
         profile = latent_profile(loaded, extractor, ref, cfg)
@@ -151,7 +185,7 @@ def check_generator(loaded, dataset_name: str, *, features: str | None = None,
         extra={"loading": loaded.describe(), "dataset": ref["dataset"].get("source"),
                "dataset_summary": ref["dataset"]})
     if return_samples:
-        return verdict, (batches[0] if batches else None)
+        return verdict, stream.first
     return verdict
 
 

@@ -86,6 +86,31 @@ def _dataset_name(arg: str | None, config: dict | None) -> str:
     return str(name)
 
 
+def _known_dataset(name: str) -> str:
+    """``name`` if it names a dataset; UserError otherwise (before a feature extractor is chosen
+    for it, which would otherwise fail with a message about the extractor)."""
+    from diagnose.data import DATASETS
+    from diagnose.errors import UserError
+
+    if name in DATASETS or name == "stacked_mnist" or name.startswith("folder:"):
+        return name
+    raise UserError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or folder:PATH")
+
+
+def _writable_out(out) -> None:
+    """Create --out, or say in one line why it cannot be written."""
+    import os
+
+    from diagnose.errors import UserError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {out} cannot be created: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"--out {out} is not writable")
+
+
 def save_grid(batch, path, kind: str, centres=None) -> str:
     """Save up to 64 samples as a PNG grid (images) or a scatter (points); returns the path."""
     import numpy as np
@@ -168,6 +193,10 @@ def run(args):
         except json.JSONDecodeError as e:
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
+    if args.out:
+        _writable_out(Path(args.out))   # before minutes of sampling, not after
+    if args.dataset:
+        _known_dataset(args.dataset)
 
     def builder(config):
         import trainers  # only the CLI reaches trainers, and only inside the handler
@@ -178,7 +207,7 @@ def run(args):
                             latent_dim=args.latent_dim, latent_shape=args.latent_shape,
                             trust_pickle=args.trust_pickle, device=device, builder=builder)
     print(f"loaded {args.checkpoint}: {loaded.describe()}", file=sys.stderr)
-    dataset = _dataset_name(args.dataset, loaded.config)
+    dataset = _known_dataset(_dataset_name(args.dataset, loaded.config))
     ext_kw = {"inception_weights": args.inception_weights} if args.inception_weights else None
     verdict, first = check_generator(
         loaded, dataset, features=args.features, n_samples=n, data_root=args.data_root,

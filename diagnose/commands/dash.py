@@ -60,6 +60,8 @@ def run(args):
     from diagnose.errors import UserError
 
     root = Path(args.runs)
+    if args.refresh_ms <= 0:
+        raise UserError(f"--refresh-ms must be positive, got {args.refresh_ms}")
     if not root.is_dir():
         raise UserError(f"runs directory not found: {root} (train one with `diagnose run --exp "
                         f"NAME --quick`, or pass --runs)")

@@ -26,6 +26,8 @@ def load_dataset(name: str, *, data_root=None, split: str = "train", resolution:
         raise UserError(f"unknown split {split!r} (train, test or all)")
     if size is not None and int(size) <= 0:
         raise UserError(f"dataset size must be positive, got {size}")
+    if resolution is not None and not 4 <= int(resolution) <= 4096:
+        raise UserError(f"--resolution must be between 4 and 4096 pixels, got {resolution}")
     kw = dict(data_root=data_root, split=split, resolution=resolution, value_range=value_range,
               size=size, seed=seed)
     if name == "mnist":

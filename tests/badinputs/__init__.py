@@ -1,0 +1,1 @@
+"""Generated bad-input fixtures and their builders (tests only)."""
