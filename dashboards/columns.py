@@ -2,7 +2,7 @@
 
 ``diagnose.runs.read_run`` builds one dict per logged step: for a million-step run that is about
 a gigabyte of Python objects and several seconds of ``json.loads``. The dashboard only needs
-numeric columns, so this module decodes the file with msgspec (already a dependency of dash)
+numeric columns, so this module decodes the file with msgspec (a declared dependency; dash needs it too)
 into typed structs, chunk by chunk, and keeps one float64 numpy array per field.
 
 * Fast path: every field typed ``float``; one ``decode_lines`` call per 8 MB chunk.
@@ -137,27 +137,6 @@ class _Decoders:
         return {k: np.array(list(map(attrgetter(k), rows)), dtype=float) for k in self.names}, skipped
 
 
-def _read_fallback(buf: bytes, names: list[str]) -> tuple[dict[str, np.ndarray], int]:
-    """Plain-json decoding, used only when msgspec is unavailable."""
-    cols: dict[str, list] = {k: [] for k in names}
-    skipped = 0
-    for line in buf.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            skipped += 1
-            continue
-        if not isinstance(obj, dict):
-            skipped += 1
-            continue
-        for k in names:
-            v = obj.get(k, ABSENT)
-            cols[k].append(np.nan if v is None else v if isinstance(v, (int, float)) else ABSENT)
-    return {k: np.asarray(v, dtype=float) for k, v in cols.items()}, skipped
-
-
 @dataclass
 class _Entry:
     size: int
@@ -171,11 +150,7 @@ class _Entry:
 
 def _parse_range(path: Path, start: int, names: list[str]) -> tuple[dict[str, list[np.ndarray]], int, int]:
     """Decode complete lines from byte ``start``; return (column parts, skipped, new offset)."""
-    try:
-        dec = _Decoders(names)
-        decode = dec.decode
-    except ImportError:  # pragma: no cover - msgspec ships with dash
-        decode = lambda b: _read_fallback(b, names)  # noqa: E731
+    decode = _Decoders(names).decode
     parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
     skipped, offset = 0, start
     with open(path, "rb") as f:
