@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from diagnose.atomic import atomic_write_json
-from diagnose.runs import VERDICT, read_run
+from diagnose.errors import UserError
+from diagnose.runs import METRICS, VERDICT, read_run
 from diagnose.verdict import merge_verdicts
 
 
@@ -49,15 +50,22 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
     from diagnose.dynamics import analyze_run
 
     run_dir = Path(run_dir)
-    run = read_run(run_dir)
-    dyn = analyze_run(run_dir) if run.metrics else None
+    # Config and checkpoints only: the dynamics pass below is the one parse of metrics.jsonl.
+    run = read_run(run_dir, metrics=False)
+    dyn = None
+    metrics_file = run_dir / METRICS
+    if metrics_file.is_file() and metrics_file.stat().st_size:
+        try:
+            dyn = analyze_run(run_dir)
+        except UserError:            # no readable step in it: judge the samples alone
+            dyn = None
     samp = None
     if samples:
         samp = _sample_verdict(run, builder, n_samples=n_samples, device=device,
                                data_root=data_root, progress=progress)
     evidence = {"dynamics": bool(dyn), "samples": bool(samp)}
-    extra = {"evidence_used": evidence,
-             "step": run.metrics[-1].get("step") if run.metrics else None}
+    steps = (dyn or {}).get("dynamics", {}).get("steps")
+    extra = {"evidence_used": evidence, "step": steps[1] if steps else None}
     if dyn:
         extra["dynamics"] = dyn.get("dynamics")
     if samp:
