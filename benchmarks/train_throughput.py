@@ -1,13 +1,17 @@
 """Images/s of the trainers' loop against a seed-style loop, same model, batch and device.
 
-    python benchmarks/train_throughput.py [--steps 30] [--rounds 3] [--batch 128] [--device auto]
+    python benchmarks/train_throughput.py [--steps 30] [--rounds 3] [--batch 128] [--device auto] [--bf16]
 
 Model: dcgan28_hparams/c1 (report 003: DCGAN 28x28, batch 128, RandomRotation(20) on [0, 1] data).
 - ours: data as one uint8 tensor on the device, ``Dataset.get(idx)`` + rotation on the whole batch,
-  metrics handed to ``diagnose.Monitor`` as 0-d tensors (one conversion per flush).
+  metrics handed to ``diagnose.Monitor`` as 0-d tensors (one conversion per flush), the loop's
+  default options (on CPU: channels-last weights). ``--bf16`` adds a row with bf16 autocast.
 - seed-style: a torch ``Dataset`` of PIL digits, torchvision ``RandomRotation(20)`` + ``ToTensor``
   per sample in a ``DataLoader``, D(real) and D(fake) as separate calls, ``.item()`` per step.
-Both run in this one process, alternating in rounds, so a shared CPU slows both alike.
+- floor: the seed-style step on one pre-made batch, with no loader and no ``.item()``: its compute
+  alone. seed-style / floor is the most that any data or logging change could gain; beyond it,
+  only faster maths (layout, precision) helps.
+All run in this one process, alternating in rounds, so a shared CPU slows them alike.
 """
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 
-def seed_style(cfg, config, ds_uint8, device, batch, workers):
-    """A generator of timed steps in the style of the report's notebook."""
+def seed_style(cfg, config, ds_uint8, device, batch, workers, floor=False):
+    """A generator of timed steps in the style of the report's notebook (``floor``: the same
+    step on one pre-made batch, without the loader and the ``.item()`` calls)."""
     from PIL import Image
     from torch.utils.data import DataLoader
     from torchvision import transforms
@@ -47,8 +52,9 @@ def seed_style(cfg, config, ds_uint8, device, batch, workers):
     loader = DataLoader(Digits(ds_uint8), batch_size=batch, shuffle=True, drop_last=True, num_workers=workers)
     nz = G.latent_shape
     history = []
+    fixed = next(iter(loader))[0].to(device) if floor else None
     while True:
-        for real, _ in loader:
+        for real, _ in ([(fixed, None)] * len(loader) if floor else loader):
             real = real.to(device)
             z = torch.randn(batch, *nz, device=device)
             fake = G(z)
@@ -59,18 +65,21 @@ def seed_style(cfg, config, ds_uint8, device, batch, workers):
             out = D(fake)
             g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
             og.zero_grad(), g_loss.backward(), og.step()
+            if floor:
+                yield
+                continue
             history.append((d_loss.item(), g_loss.item(), torch.sigmoid(lr_).mean().item(),
                             torch.sigmoid(lf_).mean().item()))
             yield
 
 
-def ours(cfg, config, ds, device, run_dir):
+def ours(cfg, config, ds, device, run_dir, bf16=False):
     """A generator of timed steps of trainers.loop.Trainer, logging through Monitor."""
     from diagnose.monitor import Monitor
     from trainers.loop import Trainer
     from trainers.loop_support import LoopOptions
 
-    tr = Trainer(cfg, config, ds, device, LoopOptions(progress=False), seed=0)
+    tr = Trainer(cfg, config, ds, device, LoopOptions(progress=False, bf16=bf16), seed=0)
     mon = Monitor(run_dir, config, latent_shape=tr.latent_shape, quiet=True)
     step = 0
     while True:
@@ -87,6 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the seed-style loop")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--bf16", action="store_true", help="also time ours with bf16 autocast (changes numerics)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -102,7 +112,10 @@ def main(argv=None) -> int:
     config["latent_shape"] = [64, 1, 1]
     with tempfile.TemporaryDirectory() as tmp:
         loops = {"seed-style": seed_style(cfg, config, ds.base, dev, a.batch, a.workers),
-                 "ours": ours(cfg, config, ds.to(dev), dev, tmp)}
+                 "floor": seed_style(cfg, config, ds.base, dev, a.batch, a.workers, floor=True),
+                 "ours": ours(cfg, config, ds.to(dev), dev, tmp + "/fp32")}
+        if a.bf16:
+            loops["ours bf16"] = ours(cfg, config, ds.to(dev), dev, tmp + "/bf16", bf16=True)
         for it in loops.values():      # warm-up step each (allocations, first-call costs)
             next(it)
         secs = {k: 0.0 for k in loops}
@@ -124,6 +137,10 @@ def main(argv=None) -> int:
     for k in loops:
         print(f"{k:>10}: {ips[k]:9.1f} images/s")
     print(f"     ratio: {ips['ours'] / ips['seed-style']:.2f}x (ours / seed-style)")
+    if "ours bf16" in ips:
+        print(f"     ratio: {ips['ours bf16'] / ips['seed-style']:.2f}x (ours bf16 / seed-style)")
+    print(f"   ceiling: {ips['floor'] / ips['seed-style']:.2f}x (floor / seed-style: the most a data or "
+          "logging change can gain)")
     return 0
 
 

@@ -170,6 +170,34 @@ def test_one_step_updates_both_nets(exp, variant):
     assert 0 <= logs["d_real"] <= 1 and 0 <= logs["d_fake"] <= 1
 
 
+def test_channels_last_is_the_same_maths_as_nchw():
+    """The CPU default (channels-last weights) changes the memory layout, not the experiment: five
+    steps give the losses of plain NCHW nets up to float rounding, and the weights load into a
+    freshly built (NCHW) generator that then draws the same images."""
+    cfg = get_experiment("dcgan28_hparams").variants["c1"].config.replace(batch_size=16, steps=5, epochs=None)
+    ds = tiny_images(value_range=cfg.value_range)
+    dev = torch.device("cpu")
+    runs = {}
+    for cl in (True, False):
+        opts = LoopOptions(progress=False, channels_last=cl)
+        config = resolve_config(cfg, ds, dev, experiment="t", variant="v", seed=0, steps=None, epochs=None,
+                                options=opts)
+        tr = Trainer(cfg, config, ds, dev, opts, seed=0)
+        conv_w = next(p for p in tr.nets.G.parameters() if p.dim() == 4)
+        assert conv_w.is_contiguous(memory_format=torch.channels_last) == cl
+        logs = [tr.step(s) for s in range(1, 6)]
+        runs[cl] = (torch.stack([torch.stack([r["d_loss"], r["g_loss"]]) for r in logs]), tr, config)
+    assert torch.allclose(runs[True][0], runs[False][0], rtol=1e-3, atol=1e-4)
+    assert not torch.equal(runs[True][0][0], runs[True][0][-1])        # the steps did train
+    tr, config = runs[True][1], runs[True][2]
+    G = build_generator(config)
+    G.load_state_dict(tr.nets.G.state_dict())
+    z = torch.randn(4, *G.latent_shape, generator=torch.Generator().manual_seed(3))
+    tr.nets.G.eval(), G.eval()
+    with torch.no_grad():
+        assert torch.allclose(G(z), tr.nets.G(z), atol=1e-5)
+
+
 def test_tiny_run_writes_valid_run_dir(tmp_path):
     res = train(_tiny_cfg(), tmp_path / "run", experiment="t", variant="v", dataset=tiny_images(value_range=(0.0, 1.0)),
                 device="cpu", options=QUIET)

@@ -48,6 +48,8 @@ class Trainer:
         init_weights(G, cfg.init)
         init_weights(D, cfg.init)
         G.to(device), D.to(device)
+        if options.channels_last and device.type == "cpu":   # no-op for the MLPs' 2-d weights
+            G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         fwd = (lambda m: torch.compile(m)) if options.compile else (lambda m: m)
         self.nets = _Nets(G, D, fwd(G), fwd(D))
         adam = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, betas=tuple(cfg.betas),  # noqa: E731
@@ -65,8 +67,7 @@ class Trainer:
         self.epoch, self.pos = 0, 0
         self._epoch_state = self.data_gen.get_state()
         self.perm = torch.randperm(len(data), generator=self.data_gen).to(device)
-        self.amp = torch.autocast("cuda", dtype=torch.bfloat16) if options.bf16 and device.type == "cuda" \
-            else torch.autocast(device.type, enabled=False)
+        self.amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16)
 
     # ----------------------------------------------------------------------------- data
     def _next_indices(self) -> torch.Tensor:

@@ -17,7 +17,10 @@ class LoopOptions:
     """How to run (not what to train); recorded in config.json under ``loop``."""
 
     compile: bool = False      # torch.compile G and D (CUDA: faster after warm-up; same maths)
-    bf16: bool = False         # bf16 autocast on CUDA; off by default: it changes the numerics
+    bf16: bool = False         # bf16 autocast (CUDA, or a CPU with avx512_bf16/AMX); off by default:
+                               # it changes the numerics
+    channels_last: bool = True  # on CPU, 4-d weights in NHWC order: oneDNN's fast layout, same maths
+                                # up to float rounding (CUDA keeps NCHW: not measured there yet)
     progress: bool = True      # tqdm bar on stderr
     flush_every: int = 100     # Monitor: logged steps per batched conversion + write
     postfix_every: int = 50    # steps between progress-bar loss updates (each costs one sync)

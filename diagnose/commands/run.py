@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue each variant from its last checkpoint")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA (changes numerics)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA, or a CPU with bf16 support; changes numerics)")
     p.add_argument("--evaluate", action="store_true",
                    help="measure each snapshot with the analysis layer (evals.jsonl); slower")
     p.add_argument("--threads", type=int, default=0,
