@@ -98,3 +98,16 @@ def test_bad_pattern_exits_2(tmp_path, capsys):
     p = DATA / "pipe_colon.txt"
     assert main(["logs", str(p), "--pattern", "(unclosed"]) == 2
     assert main(["logs", str(p), "--pattern", r"(?P<foo>\d+)"]) == 2
+
+
+def test_sparkline_draws_shape_and_keeps_rounding_flat():
+    from diagnose.dynamics.report import sparkline
+    rising = sparkline(list(range(16)), width=8)
+    assert rising == "▁▂▃▄▅▆▇█"
+    # a constant 2e-4 whose float32 values differ by one ulp here and there (the last digits only)
+    import numpy as np
+    ulps = np.random.default_rng(0).integers(-1, 2, 100).astype(np.float32)
+    lr = (np.float32(2e-4) + ulps * np.spacing(np.float32(2e-4))).astype(float)
+    assert lr.max() > lr.min()
+    assert set(sparkline(lr, width=10)) == {"▁"}
+    assert sparkline([1.0, float("nan"), 2.0], width=3)[1] == "×"

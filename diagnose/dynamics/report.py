@@ -14,7 +14,8 @@ BLOCKS = "▁▂▃▄▅▆▇█"
 
 def sparkline(values, width: int = 48) -> str:
     """One-line chart of ``values``: binned to ``width`` columns by mean; '×' marks bins holding a
-    NaN/inf (callers drop values that are merely missing)."""
+    NaN/inf (callers drop values that are merely missing). A series whose spread is float rounding
+    (a constant learning rate read back from float32) is drawn flat, not as noise."""
     v = np.asarray(values, dtype=float)
     if v.size == 0:
         return ""
@@ -27,13 +28,16 @@ def sparkline(values, width: int = 48) -> str:
     m = np.asarray(means)
     fin = m[np.isfinite(m)]
     lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
-    span = hi - lo or 1.0
+    span = hi - lo
+    if span <= 1e-6 * max(abs(lo), abs(hi)):      # rounding-level spread: a flat series
+        span = 0.0
+    span = span or 1.0
     out = []
     for x, b in zip(m, bad):
         if not math.isfinite(x) or b:
             out.append("×")
         else:
-            out.append(BLOCKS[min(7, int((x - lo) / span * 8))])
+            out.append(BLOCKS[min(7, max(0, int((x - lo) / span * 8)))])
     return "".join(out)
 
 
