@@ -1,0 +1,28 @@
+"""The benchmark scripts still run (tiny budgets on CPU); their numbers are in benchmarks/RESULTS.md."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from benchmarks import gpu_schedules, train_throughput
+from diagnose.data import load_dataset
+
+
+def test_tiled_data_has_the_epoch_length_and_the_same_digits():
+    ds = load_dataset("mnist", value_range=(0.0, 1.0))
+    t = gpu_schedules.tiled(ds, 10_000)
+    assert len(t) == 10_000 and t.base.shape[1:] == ds.base.shape[1:]
+    assert torch.equal(t.base[len(ds):2 * len(ds)], ds.base) and torch.equal(t.labels[:len(ds)], ds.labels)
+    assert "tiled to 10,000" in t.source
+
+
+@pytest.mark.slow
+def test_benchmarks_run_on_cpu(capsys):
+    assert gpu_schedules.main(["--device", "cpu", "--fraction", "0.0005", "--only", "003"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"report 003 dcgan28_hparams/c1: 6 steps x batch 128 in [\d.]+ s", out), out
+    assert train_throughput.main(["--device", "cpu", "--steps", "1", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"ratio: [\d.]+x \(ours / seed-style\)", out) and "ceiling:" in out, out
