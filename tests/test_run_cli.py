@@ -4,18 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from diagnose.cli import main
 from diagnose.runs import read_run
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_run_trains_and_prints_table(tmp_path, capsys):

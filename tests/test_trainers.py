@@ -23,13 +23,7 @@ from trainers.registry import Registry
 QUIET = LoopOptions(progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # On a shared 2-core machine, intra-op threads wait on each other: one thread is much faster.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Every variant EXPERIMENTS.md names.
 DOCUMENTED = {
