@@ -4,9 +4,10 @@
 
 reads metrics.jsonl through ``diagnose.dynamics.analyze_run``, measures the generator of the last
 checkpoint through ``diagnose.analysis.check_generator`` against the dataset recorded in
-config.json, merges both flag lists into one DESIGN.md verdict and writes verdict.json atomically.
-Either half may be missing (no metrics, no checkpoint, or ``samples=False``): the verdict says
-which evidence it had.
+config.json, probes the checkpoint's discriminator for batch-statistics judging
+(``diagnose.analysis.dprobe``, when ``d_builder`` is given and D has BatchNorm), merges the flag
+lists into one DESIGN.md verdict and writes verdict.json atomically. Any part may be missing (no
+metrics, no checkpoint, or ``samples=False``): the verdict says which evidence it had.
 """
 from __future__ import annotations
 
@@ -39,13 +40,54 @@ def _sample_verdict(run, builder, *, n_samples: int, device: str, data_root, pro
                            subject=str(ckpt), kid_subsets=20)
 
 
+def _d_probe(run, builder, d_builder, *, device: str, data_root, seed: int = 0):
+    """The batch-statistics probe of the last checkpoint's D, as a verdict dict, or None."""
+    import torch
+
+    from diagnose.analysis.dprobe import batch_statistics_flags, probe_batch_statistics
+    from diagnose.data import load_dataset
+    from diagnose.verdict import make_verdict
+
+    ckpt = run.last_checkpoint()
+    cfg = run.config
+    ds = cfg.get("dataset") or {}
+    if ckpt is None or builder is None or d_builder is None or ds.get("name") not in ("mnist", "stacked-mnist"):
+        return None
+    ck = torch.load(ckpt, map_location=device, weights_only=True)
+    if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
+        return None
+    G, D = builder(cfg).to(device), d_builder(cfg).to(device)
+    G.load_state_dict(ck["generator"])
+    D.load_state_dict(ck["discriminator"])
+    batch = int(cfg.get("batch") or 64)
+    n = 4 * batch
+    shape = ds.get("shape") or []
+    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
+                        resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
+    if len(data) < n:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    real = data.get(torch.randperm(len(data), generator=g)[:n]).to(device)
+    G.train()                                   # as the loop drew its fakes
+    with torch.no_grad():
+        fake = torch.cat([G(torch.randn((batch, *G.latent_shape), generator=g).to(device)).float()
+                          for _ in range(n // batch)])
+    head = (cfg.get("losses") or {}).get("adversarial")
+    to_prob = (lambda x: x) if head == "bce" else torch.sigmoid     # bce: D ends in a Sigmoid
+    m = probe_batch_statistics(D, real, fake, batch, to_prob=to_prob)
+    if m is None:
+        return None
+    return make_verdict(str(ckpt), batch_statistics_flags(m), {}, d_probe=m)
+
+
 def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: bool = True,
               n_samples: int = 1000, device: str = "cpu", data_root=None,
-              progress: bool = False, write: bool = True) -> dict:
+              progress: bool = False, write: bool = True, d_builder: Callable | None = None) -> dict:
     """Combine dynamics and sample verdicts of ``run_dir``; write verdict.json when ``write``.
 
     n_samples: generated samples for the sample check (1,000 = the size of the embedded MNIST
     held-out split, so generated and real reference numbers are at the same n).
+    d_builder: builds the discriminator from config.json, for the batch-statistics probe.
     """
     from diagnose.dynamics import analyze_run
 
@@ -63,7 +105,10 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
     if samples:
         samp = _sample_verdict(run, builder, n_samples=n_samples, device=device,
                                data_root=data_root, progress=progress)
-    evidence = {"dynamics": bool(dyn), "samples": bool(samp)}
+    probe = None
+    if samples:
+        probe = _d_probe(run, builder, d_builder, device=device, data_root=data_root)
+    evidence = {"dynamics": bool(dyn), "samples": bool(samp), "discriminator": bool(probe)}
     steps = (dyn or {}).get("dynamics", {}).get("steps")
     extra = {"evidence_used": evidence, "step": steps[1] if steps else None}
     if dyn:
@@ -71,7 +116,9 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
     if samp:
         extra["samples"] = {k: samp.get(k) for k in ("subject", "loading", "dataset", "reference")
                             if k in samp}
-    verdict = merge_verdicts(str(run_dir), dyn, samp, **extra)
+    if probe:
+        extra["d_probe"] = probe["d_probe"]
+    verdict = merge_verdicts(str(run_dir), dyn, samp, probe, **extra)
     if write:
         atomic_write_json(run_dir / VERDICT, verdict)
     if progress:

@@ -19,6 +19,7 @@ CODES: dict[str, str] = {
     "diverged": "NaN/inf or explosive growth in losses or outputs",
     "range_mismatch": "real data and generator outputs on different scales",
     "inconsistent_losses": "both players report near-zero loss at once",
+    "batch_stat_leak": "D judges whole batches by BatchNorm statistics: its output changes with batch composition",
     "mode_collapse": "few distinct outputs",
     "memorization": "copies of training data",
     "not_converged": "outputs unlike the data",

@@ -156,8 +156,10 @@ def run(args):
         if not args.no_verdict:
             from diagnose.runverdict import judge_run
             from trainers import build_generator
+            from trainers.build import build_discriminator
 
-            judge_run(run_dir, builder=build_generator, n_samples=args.check_samples,
+            judge_run(run_dir, builder=build_generator, d_builder=build_discriminator,
+                      n_samples=args.check_samples,
                       device=res.device, data_root=args.data_root, progress=not args.no_progress)
         rows.append({"variant": v.name, "run_dir": str(run_dir), "seconds": res.seconds,
                      "device": res.device, **summarize(run_dir)})

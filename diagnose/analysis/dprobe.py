@@ -1,0 +1,101 @@
+"""Does D judge samples, or whole batches by their BatchNorm statistics? (report 003)
+
+A D with BatchNorm in training mode normalises each batch by its own mean and variance. When real
+and fake batches go through it separately, D can learn to tell the *batches* apart by their
+statistics, and its output for a sample then depends on which batch the sample sits in. This is
+what report 003's losses hid (EXPERIMENTS.md: separate real and fake batches through BatchNorm).
+
+The probe measures that dependence directly, with the run's own D and G and no training:
+
+- separate: mean D(x) on real-only batches and mean D(G(z)) on fake-only batches, of the run's
+  batch size, as the loop fed them;
+- mixed: the same real and fake images, each real batch joined with a fake batch into one batch;
+- control: each real batch joined with another real batch (same composition, twice the size):
+  how much D's output moves from the batch size alone.
+
+``shift`` = mean |separate - mixed| over the batches (real and fake); the flag fires when the
+larger shift is at least ``MIN_SHIFT`` and ``NOISE_FACTOR`` times the control's shift. Eval-mode
+outputs (running statistics) are reported as evidence. Written by hand: no library probes a
+discriminator's dependence on batch composition.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+
+from diagnose.verdict import Flag
+
+MIN_SHIFT = 0.1        # D's mean output moves by at least this much (probability) with the mix...
+NOISE_FACTOR = 4.0     # ...and by this many times what doubling a real-only batch moves it
+MAX_BATCHES = 4        # batches of each kind probed (one forward of G per batch)
+
+
+def _has_batchnorm(m: nn.Module) -> bool:
+    return any(isinstance(x, nn.modules.batchnorm._BatchNorm) for x in m.modules())
+
+
+@torch.no_grad()
+def probe_batch_statistics(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, batch: int,
+                           to_prob=torch.sigmoid) -> dict | None:
+    """Measurements of how D's output depends on batch composition (see the module doc), or None
+    when D has no BatchNorm (then it cannot) or there are not two full batches of each.
+
+    real, fake: images on D's device, at least ``2 * batch`` of each; to_prob maps D's output to a
+    probability (identity for a Sigmoid head). D itself is left untouched (a copy is probed, so
+    its running statistics do not move).
+    """
+    n = min(len(real) // batch, len(fake) // batch, MAX_BATCHES)
+    if not _has_batchnorm(D) or n < 2:       # two real batches at least: one is the control's
+        return None
+    probe = copy.deepcopy(D)
+    p = lambda x: to_prob(probe(x).float().view(-1))  # noqa: E731
+    sep_r, sep_f, mix_r, mix_f, ctl = [], [], [], [], []
+    probe.train()
+    for i in range(n):
+        r, f = real[i * batch:(i + 1) * batch], fake[i * batch:(i + 1) * batch]
+        other = real[((i + 1) % n) * batch:((i + 1) % n + 1) * batch]
+        sep_r.append(p(r).mean())
+        sep_f.append(p(f).mean())
+        both = p(torch.cat([r, f]))
+        mix_r.append(both[:batch].mean())
+        mix_f.append(both[batch:].mean())
+        ctl.append(p(torch.cat([r, other]))[:batch].mean())
+    probe.eval()
+    ev_r = p(real[:n * batch]).mean()
+    ev_f = p(fake[:n * batch]).mean()
+    t = lambda xs: torch.stack(xs)  # noqa: E731
+    sr, sf, mr, mf, c = t(sep_r), t(sep_f), t(mix_r), t(mix_f), t(ctl)
+    return {
+        "batches": n, "batch": int(batch),
+        "separate": {"d_real": float(sr.mean()), "d_fake": float(sf.mean())},
+        "mixed": {"d_real": float(mr.mean()), "d_fake": float(mf.mean())},
+        "eval_mode": {"d_real": float(ev_r), "d_fake": float(ev_f)},
+        "shift_real": float((sr - mr).abs().mean()),
+        "shift_fake": float((sf - mf).abs().mean()),
+        "control_shift": float((sr - c).abs().mean()),
+    }
+
+
+def batch_statistics_flags(m: dict | None) -> list[Flag]:
+    """The ``batch_stat_leak`` flag when the probe shows D judging batches, else nothing."""
+    if not m:
+        return []
+    shift = max(m["shift_real"], m["shift_fake"])
+    if shift < MIN_SHIFT or shift < NOISE_FACTOR * m["control_shift"]:
+        return []
+    s, x = m["separate"], m["mixed"]
+    return [Flag(
+        "batch_stat_leak", "warn",
+        f"D judges whole batches by their BatchNorm statistics: the same real images get D(x) "
+        f"{s['d_real']:.2f} in real-only batches and {x['d_real']:.2f} when mixed with fakes, the "
+        f"fakes {s['d_fake']:.2f} alone and {x['d_fake']:.2f} mixed (doubling a real-only batch "
+        f"moves D(x) by {m['control_shift']:.2f}).",
+        dict(m), advice=[
+            "Pass real and fake through D in one batch (torch.cat) so BatchNorm sees both, or "
+            "replace D's BatchNorm with a per-sample normalisation (none, LayerNorm/GroupNorm, "
+            "spectral norm).",
+            "Do not read success from the losses of such a D (report 003 saw D and G losses both "
+            "near zero): judge the samples."],
+        confidence=0.75)]
