@@ -34,7 +34,8 @@ def test_run_trains_and_prints_table(tmp_path, capsys):
 
     verdict = read_run(out / "mixtures" / "ring8").verdict
     assert data["variants"][0]["verdict"] == verdict["verdict"] and verdict["verdict"] in CODES
-    assert verdict["evidence_used"] == {"dynamics": True, "samples": True}
+    # 2-D points (an MLP D without BatchNorm): no batch-statistics probe
+    assert verdict["evidence_used"] == {"dynamics": True, "samples": True, "discriminator": False}
     assert any(k.startswith("mixture") or k == "modes" for k in verdict["metrics"])
     assert [r["step"] for r in read_run(out / "mixtures" / "ring8").metrics] == list(range(1, 10))
     # resuming with something else to train is refused
