@@ -42,42 +42,13 @@ def _sample_verdict(run, builder, *, n_samples: int, device: str, data_root, pro
 
 def _d_probe(run, builder, d_builder, *, device: str, data_root, seed: int = 0):
     """The batch-statistics probe of the last checkpoint's D, as a verdict dict, or None."""
-    import torch
-
-    from diagnose.analysis.dprobe import batch_statistics_flags, probe_batch_statistics
-    from diagnose.data import load_dataset
-    from diagnose.verdict import make_verdict
+    from diagnose.analysis.dprobe import probe_checkpoint
 
     ckpt = run.last_checkpoint()
-    cfg = run.config
-    ds = cfg.get("dataset") or {}
-    if ckpt is None or builder is None or d_builder is None or ds.get("name") not in ("mnist", "stacked-mnist"):
+    if ckpt is None:
         return None
-    ck = torch.load(ckpt, map_location=device, weights_only=True)
-    if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
-        return None
-    G, D = builder(cfg).to(device), d_builder(cfg).to(device)
-    G.load_state_dict(ck["generator"])
-    D.load_state_dict(ck["discriminator"])
-    batch = int(cfg.get("batch") or 64)
-    n = 4 * batch
-    shape = ds.get("shape") or []
-    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
-                        resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
-    if len(data) < n:
-        return None
-    g = torch.Generator().manual_seed(seed)
-    real = data.get(torch.randperm(len(data), generator=g)[:n]).to(device)
-    G.train()                                   # as the loop drew its fakes
-    with torch.no_grad():
-        fake = torch.cat([G(torch.randn((batch, *G.latent_shape), generator=g).to(device)).float()
-                          for _ in range(n // batch)])
-    head = (cfg.get("losses") or {}).get("adversarial")
-    to_prob = (lambda x: x) if head == "bce" else torch.sigmoid     # bce: D ends in a Sigmoid
-    m = probe_batch_statistics(D, real, fake, batch, to_prob=to_prob)
-    if m is None:
-        return None
-    return make_verdict(str(ckpt), batch_statistics_flags(m), {}, d_probe=m)
+    return probe_checkpoint(ckpt, run.config, builder, d_builder, device=device, data_root=data_root,
+                            seed=seed)
 
 
 def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: bool = True,

@@ -1,6 +1,7 @@
 """The batch-statistics probe of a discriminator (report 003's separate BatchNorm batches)."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -54,20 +55,41 @@ def test_probe_skips_a_d_without_batchnorm_and_too_few_samples():
     assert probe_batch_statistics(MeanBND(), real[:100], real[:100], batch=64) is None
 
 
-def test_run_verdict_carries_the_probe(tmp_path):
-    from diagnose.runverdict import judge_run
-    from trainers import build_generator, train
-    from trainers.build import build_discriminator
+@pytest.fixture(scope="module")
+def tiny_c1(tmp_path_factory):
+    """Three steps of report 003's c1 at batch 8: a gan-diagnose run with a BatchNorm D."""
+    from trainers import train
     from trainers.experiments import get_experiment
     from trainers.loop_support import LoopOptions
 
     cfg = get_experiment("dcgan28_hparams").variants["c1"].config.replace(batch_size=8, snapshot_every=3,
                                                                           epochs=None)
-    train(cfg, tmp_path / "c1", experiment="dcgan28_hparams", variant="c1", device="cpu", steps=3,
+    run_dir = tmp_path_factory.mktemp("runs") / "c1"
+    train(cfg, run_dir, experiment="dcgan28_hparams", variant="c1", device="cpu", steps=3,
           options=LoopOptions(progress=False))
-    v = judge_run(tmp_path / "c1", builder=build_generator, d_builder=build_discriminator, n_samples=200)
+    return run_dir
+
+
+def test_run_verdict_carries_the_probe(tiny_c1):
+    from diagnose.runverdict import judge_run
+    from trainers import build_generator
+    from trainers.build import build_discriminator
+
+    v = judge_run(tiny_c1, builder=build_generator, d_builder=build_discriminator, n_samples=200, write=False)
     assert v["evidence_used"]["discriminator"] is True
     assert v["d_probe"]["batch"] == 8 and v["d_probe"]["batches"] == 4
     assert {"separate", "mixed", "eval_mode", "shift_real", "shift_fake", "control_shift"} <= set(v["d_probe"])
-    without = judge_run(tmp_path / "c1", builder=build_generator, n_samples=200, write=False)
+    without = judge_run(tiny_c1, builder=build_generator, n_samples=200, write=False)
     assert without["evidence_used"]["discriminator"] is False and "d_probe" not in without
+
+
+def test_check_cli_probes_a_checkpoint_with_a_discriminator(tiny_c1, tmp_path, capsys):
+    import json
+
+    from diagnose.cli import main
+
+    ckpt = tiny_c1 / "checkpoints" / "step_0000003.pt"
+    assert main(["check", str(ckpt), "--n-samples", "50", "--json", "--out", str(tmp_path)]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert v["d_probe"]["batch"] == 8 and v["verdict"] in {f["code"] for f in v["flags"]} | {"healthy"}
+    assert json.loads((tmp_path / "step_0000003_check.json").read_text())["d_probe"] == v["d_probe"]

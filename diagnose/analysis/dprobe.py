@@ -99,3 +99,51 @@ def batch_statistics_flags(m: dict | None) -> list[Flag]:
             "Do not read success from the losses of such a D (report 003 saw D and G losses both "
             "near zero): judge the samples."],
         confidence=0.75)]
+
+
+def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str = "cpu",
+                     data_root=None, seed: int = 0) -> dict | None:
+    """Probe the D saved in a gan-diagnose checkpoint against the run's image data; the verdict
+    dict (flags + ``d_probe`` numbers), or None when there is nothing to probe: no builders, no
+    discriminator in the file, data other than MNIST / stacked-mnist, or a D without BatchNorm.
+    The file is read with ``weights_only=True``."""
+    from diagnose.data import load_dataset
+    from diagnose.verdict import make_verdict
+
+    ds = (config or {}).get("dataset") or {}
+    if builder is None or d_builder is None or ds.get("name") not in ("mnist", "stacked-mnist") \
+            or not config.get("discriminator"):
+        return None
+    import pickle
+
+    try:     # a file the generator check could read; one it could not was reported there
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
+            return None
+        G, D = builder(config).to(device), d_builder(config).to(device)
+        G.load_state_dict(ck["generator"])
+        D.load_state_dict(ck["discriminator"])
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
+            KeyError, AttributeError):      # unreadable, or weights that do not fit the config's D
+        return None
+    if not _has_batchnorm(D):
+        return None
+    batch = int(config.get("batch") or 64)
+    n = MAX_BATCHES * batch
+    shape = ds.get("shape") or []
+    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
+                        resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
+    if len(data) < n:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    real = data.get(torch.randperm(len(data), generator=g)[:n]).to(device)
+    G.train()                                   # as the loop drew its fakes
+    with torch.no_grad():
+        fake = torch.cat([G(torch.randn((batch, *G.latent_shape), generator=g).to(device)).float()
+                          for _ in range(MAX_BATCHES)])
+    head = (config.get("losses") or {}).get("adversarial")
+    to_prob = (lambda x: x) if head == "bce" else torch.sigmoid     # bce: D ends in a Sigmoid
+    m = probe_batch_statistics(D, real, fake, batch, to_prob=to_prob)
+    if m is None:
+        return None
+    return make_verdict(str(ckpt_path), batch_statistics_flags(m), {}, d_probe=m)

@@ -171,6 +171,28 @@ def render(v: dict, grid: str | None) -> str:
     return "\n".join(lines)
 
 
+def _with_d_probe(verdict: dict, checkpoint, config, builder, device: str, data_root) -> dict:
+    """``verdict`` plus the batch-statistics probe of the checkpoint's D, when the file is a
+    gan-diagnose checkpoint holding one (see diagnose.analysis.dprobe)."""
+    from diagnose.analysis.dprobe import probe_checkpoint
+    from diagnose.verdict import merge_verdicts
+
+    if not config or not config.get("discriminator"):
+        return verdict
+
+    def d_builder(cfg):
+        from trainers.build import build_discriminator
+
+        return build_discriminator(cfg)
+
+    print("probing the checkpoint's discriminator (batch statistics)", file=sys.stderr)
+    probe = probe_checkpoint(checkpoint, config, builder, d_builder, device=device, data_root=data_root)
+    if probe is None:
+        return verdict
+    merged = merge_verdicts(verdict["subject"], verdict, probe)
+    return {**verdict, **merged, "d_probe": probe["d_probe"]}
+
+
 def run(args):
     """Load, check, save the grid and check.json, return the verdict."""
     from pathlib import Path
@@ -214,6 +236,7 @@ def run(args):
         seed=args.seed, device=device, progress=True,
         value_range=_data_range(args.data_range, loaded.config), subject=str(args.checkpoint),
         extractor_kwargs=ext_kw, return_samples=True)
+    verdict = _with_d_probe(verdict, args.checkpoint, loaded.config, builder, device, args.data_root)
     out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent
     stem = Path(args.checkpoint).stem
     grid = None
