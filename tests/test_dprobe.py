@@ -93,3 +93,17 @@ def test_check_cli_probes_a_checkpoint_with_a_discriminator(tiny_c1, tmp_path, c
     v = json.loads(capsys.readouterr().out)
     assert v["d_probe"]["batch"] == 8 and v["verdict"] in {f["code"] for f in v["flags"]} | {"healthy"}
     assert json.loads((tmp_path / "step_0000003_check.json").read_text())["d_probe"] == v["d_probe"]
+
+
+def test_a_run_trained_on_joint_batches_is_not_probed(tiny_c1):
+    import json
+
+    from diagnose.analysis.dprobe import probe_checkpoint
+    from trainers import build_generator
+    from trainers.build import build_discriminator
+
+    cfg = json.loads((tiny_c1 / "config.json").read_text())
+    ckpt = tiny_c1 / "checkpoints" / "step_0000003.pt"
+    assert probe_checkpoint(ckpt, cfg, build_generator, build_discriminator) is not None
+    cfg["data"]["joint_batch"] = True
+    assert probe_checkpoint(ckpt, cfg, build_generator, build_discriminator) is None

@@ -15,7 +15,9 @@ The probe measures that dependence directly, with the run's own D and G and no t
 
 ``shift`` = mean |separate - mixed| over the batches (real and fake); the flag fires when the
 larger shift is at least ``MIN_SHIFT`` and ``NOISE_FACTOR`` times the control's shift. Eval-mode
-outputs (running statistics) are reported as evidence. Written by hand: no library probes a
+outputs (running statistics) are reported as evidence. Runs that fed D real and fake in one batch
+are not probed: their D never saw a batch of one kind, so the leak cannot arise in training (a
+joint-trained D does answer differently to one-kind batches, which is not a fault of the run). Written by hand: no library probes a
 discriminator's dependence on batch composition.
 """
 from __future__ import annotations
@@ -105,7 +107,8 @@ def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str
                      data_root=None, seed: int = 0) -> dict | None:
     """Probe the D saved in a gan-diagnose checkpoint against the run's image data; the verdict
     dict (flags + ``d_probe`` numbers), or None when there is nothing to probe: no builders, no
-    discriminator in the file, data other than MNIST / stacked-mnist, or a D without BatchNorm.
+    discriminator in the file, data other than MNIST / stacked-mnist, a D without BatchNorm, or a
+    run that fed D real and fake in one batch (the leak needs batches of one kind).
     The file is read with ``weights_only=True``."""
     from diagnose.data import load_dataset
     from diagnose.verdict import make_verdict
@@ -114,6 +117,8 @@ def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str
     if builder is None or d_builder is None or ds.get("name") not in ("mnist", "stacked-mnist") \
             or not config.get("discriminator"):
         return None
+    if (config.get("data") or {}).get("joint_batch"):
+        return None     # trained on mixed batches: BatchNorm never saw a real-only or fake-only one
     import pickle
 
     try:     # a file the generator check could read; one it could not was reported there
