@@ -5,7 +5,8 @@
 reads metrics.jsonl through ``diagnose.dynamics.analyze_run``, measures the generator of the last
 checkpoint through ``diagnose.analysis.check_generator`` against the dataset recorded in
 config.json, probes the checkpoint's discriminator for batch-statistics judging
-(``diagnose.analysis.dprobe``, when ``d_builder`` is given and D has BatchNorm), merges the flag
+(``diagnose.analysis.dprobe``, when ``d_builder`` is given, D has BatchNorm and the run fed it
+real and fake as separate batches), merges the flag
 lists into one DESIGN.md verdict and writes verdict.json atomically. Any part may be missing (no
 metrics, no checkpoint, or ``samples=False``): the verdict says which evidence it had.
 """
