@@ -32,7 +32,8 @@ DOCUMENTED = {
     "noise_vector_vs_matrix": {"matrix", "vector"},
     "bce_vs_logits": {"bce_sigmoid", "bce_logits"},
     "dcgan64_shallow_generator": {"base", "shallow_k5_s3"},
-    "dcgan28_hparams": {"c1", "c2", "c3", "c4", "c5", "c6", "c1_fixed"},
+    "dcgan28_hparams": {"c1", "c2", "c3", "c4", "c5", "c6", "c1_fixed",
+                        "c1_range", "c1_joint"},   # c1_fixed's two changes one at a time
     "cspup128_stabilization": {"base", "logits", "d_every_2", "avgpool_d", "avgpool_d_bn", "avgpool_d_bn_leaky"},
     "mixtures": {"ring8", "grid25"},
     "stacked_mnist": {"dcgan"},
@@ -64,6 +65,9 @@ def test_every_documented_variant_exists_with_report_defaults():
         (128, 64, (0.5, 0.99), (0.0, 1.0), False)
     fixed = get_experiment("dcgan28_hparams").variants["c1_fixed"].config
     assert fixed.value_range == (-1.0, 1.0) and fixed.joint_batch
+    one = {v: get_experiment("dcgan28_hparams").variants[v].config for v in ("c1_range", "c1_joint")}
+    assert one["c1_range"].value_range == (-1.0, 1.0) and not one["c1_range"].joint_batch
+    assert one["c1_joint"].value_range == (0.0, 1.0) and one["c1_joint"].joint_batch
     b = get_experiment("cspup128_stabilization").variants["base"].config
     assert (b.lr_g, b.lr_d, b.batch_size) == (1e-4, 5e-5, 64)
 

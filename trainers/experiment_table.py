@@ -106,11 +106,16 @@ _exp("dcgan28_hparams", "003", "DCGAN on MNIST 28x28: six (batch, noise, lr) con
       ("c5", "(batch 128, noise 128, lr 2e-4)", {"g_kwargs": {"latent_dim": 128}}),
       ("c6", "(batch 128, noise 64, lr 1e-4)", {"lr_g": 1e-4, "lr_d": 1e-4}),
       ("c1_fixed", "c1 with real data in [-1, 1] and real+fake in ONE batch through D",
-       {"value_range": (-1.0, 1.0), "joint_batch": True})],
+       {"value_range": (-1.0, 1.0), "joint_batch": True}),
+      ("c1_range", "c1_fixed's first change alone: real data in [-1, 1], batches still separate",
+       {"value_range": (-1.0, 1.0)}),
+      ("c1_joint", "c1_fixed's second change alone: real+fake in ONE batch, data still in [0, 1]",
+       {"joint_batch": True})],
      QuickBudget(steps=200, snapshot_every=50),
      choices=("RandomRotation(-20, 20) done on the batch on the device, black fill",
               "D loss = mean of the real and fake terms, as the report"),
-     variant_choices={"c1_fixed": ("G step also passes real+fake as one batch, taking the fake half",)})
+     variant_choices={"c1_fixed": ("G step also passes real+fake as one batch, taking the fake half",),
+                      "c1_joint": ("G step also passes real+fake as one batch, taking the fake half",)})
 
 # ------------------------------------------------------------------------------------------- 004
 _CSP128 = TrainConfig(dataset="stacked-mnist", faces=True, resolution=128, generator="cspup_g",
