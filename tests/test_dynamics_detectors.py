@@ -142,6 +142,23 @@ def test_diverged_nan_and_explosion():
     assert "diverged" in codes(rows)
 
 
+def test_diverged_names_a_loss_pinned_at_the_bce_clamp():
+    """noise_vector_vs_matrix/vector on the CPU: from step ~700 D(x) = D(G(z)) = 1, D loss 100 (the
+    clamp of BCELoss's log), G loss 0: a saturated Sigmoid, no gradient left."""
+    rows = S.healthy(n=300)
+    for r in rows[120:]:
+        r.update(d_loss=100.0, g_loss=0.0, d_real=1.0, d_fake=1.0)
+    f = next(f for f in analyze(Table.from_rows(rows))["flags"] if f["code"] == "diverged")
+    assert f["evidence"]["bce_clamp"] is True and "clamp of -log(0)" in f["summary"]
+    assert f["steps"] == [rows[120]["step"], rows[-1]["step"]]
+    # an explosion that keeps moving is not the clamp
+    rows = S.healthy(n=200)
+    for i, r in enumerate(rows[150:]):
+        r["d_loss"] = 1.5 * 10 ** (i / 8)
+    f = next(f for f in analyze(Table.from_rows(rows))["flags"] if f["code"] == "diverged")
+    assert f["evidence"]["bce_clamp"] is False and "clamp" not in f["summary"]
+
+
 def test_few_points_lower_confidence_and_say_so():
     few = analyze(Table.from_rows(S.not_learning(n=5)))
     many = analyze(Table.from_rows(S.not_learning(n=300)))

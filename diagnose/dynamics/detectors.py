@@ -37,7 +37,8 @@ def _r(x) -> float | None:
 
 @register("diverged")
 def diverged(c: Context) -> Flag | None:
-    """NaN/inf in a loss or D output, or |value| exploding to ``explode_ratio`` x its early level."""
+    """NaN/inf in a loss or D output; a loss pinned at BCELoss's clamp (100 per term: a saturated
+    Sigmoid, dead training); or |value| exploding to ``explode_ratio`` x its early level."""
     th = c.th
     bad_rows = np.zeros(c.n, bool)
     which = []
@@ -58,14 +59,34 @@ def diverged(c: Context) -> Flag | None:
             continue
         early = float(np.median(np.abs(v[: max(3, c.n // 10)])))
         tail = np.abs(v[-max(2, c.n // 20):])
+        clamp = _bce_clamp(tail) if name in ("d_loss", "g_loss") and early < 10 else None
+        if clamp is not None:     # pinned at BCELoss's clamp: dead, whatever the ratio to early
+            off = np.flatnonzero(np.abs(np.abs(v) - clamp) > 1e-3 * clamp)
+            a = int(off[-1]) + 1 if off.size else 0
+            return c.flag("diverged", "fail",
+                          f"{name} went from ~{early:.3g} to {clamp:g} and is pinned there: {clamp:g} is "
+                          "BCELoss's clamp of -log(0) (100 per term), so D's Sigmoid outputs exactly 0 "
+                          "or 1 and no gradient flows: training has stopped",
+                          {"series": name, "early_median": _r(early), "last": _r(float(tail[-1])),
+                           "bce_clamp": True}, a, c.n - 1, 0.9)
         big = (np.abs(v) > th.explode_abs) & (np.abs(v) > th.explode_ratio * max(early, 1e-3))
         if big.any() and (tail > th.explode_abs).all():
             a = int(np.argmax(big))
             return c.flag("diverged", "fail",
                           f"{name} exploded from ~{early:.3g} to {float(tail[-1]):.3g}",
-                          {"series": name, "early_median": _r(early), "last": _r(float(tail[-1]))},
+                          {"series": name, "early_median": _r(early), "last": _r(float(tail[-1])),
+                           "bce_clamp": False},
                           a, c.n - 1, 0.85)
     return None
+
+
+def _bce_clamp(tail: np.ndarray) -> float | None:
+    """The value a loss tail is pinned at when it is BCELoss's clamp (100 per term, so 50, 100 or
+    200 for a mean, one term or a sum of two), else None."""
+    v = float(tail[-1])
+    if np.ptp(tail) > 1e-4 * abs(v):
+        return None
+    return next((c for c in (50.0, 100.0, 200.0) if abs(v - c) < 1e-3 * c), None)
 
 
 @register("inconsistent_losses")
