@@ -27,4 +27,4 @@ def test_validate_full_suite_passes(capsys, tmp_path, monkeypatch):
     rc = main(["validate", "--n-samples", "1000"])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "14/14 cases correct" in text
+    assert "15/15 cases correct" in text

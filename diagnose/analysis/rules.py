@@ -32,6 +32,8 @@ COPY_FLOOR = 0.1          # ...and at least this share of samples
 PRECISION_SHARE = 0.5     # precision under this share of real data's...
 FID_FACTOR = 3.0          # ...and FID this many times real data's
 MISSING_SHARE = 0.05      # modes missing beyond this share of the modes real data hits
+OFF_MANIFOLD_SHARE = 0.2  # not converged AND precision (or % high quality) under this share of real
+                          # data's: mostly off the data manifold, so diversity measures say little
 KL_EXCESS = 0.25          # KL above real data's by this many nats...
 NDB_EXCESS = 0.3          # ...and NDB/K above real data's by this much
 
@@ -80,8 +82,9 @@ def _collapse(m: dict, p: dict, prof: dict | None, off_manifold: bool) -> list[F
                              "threshold": EFFECTIVE_MODES_SHARE * er}
     spread = prof.get("spread") if prof else None
     ev["latent_spread"] = {"generated": spread, "real_reference": 1.0, "threshold": SPREAD_SHARE}
-    # Off the data manifold, feature-space diversity says little (noise maps to one region), so
-    # only the duplicate count, a direct observation, may call collapse there.
+    # Mostly off the data manifold, feature-space diversity says little (noise maps to one region),
+    # so only the duplicate count, a direct observation, may call collapse there. A generator with
+    # some realistic samples (precision above OFF_MANIFOLD_SHARE of real data's) is judged on them.
     if not off_manifold:
         if eg < EFFECTIVE_MODES_SHARE * er:
             why.append(f"the samples amount to {eg:.2g} equally likely modes (real data: {er:.3g})")
@@ -128,6 +131,13 @@ def _not_converged(m: dict, p: dict) -> list[Flag]:
                           "fid": {"generated": fid, "real_reference": fidr},
                           "density": {"generated": m["density"], "real_reference": p["density"]}})]
     return []
+
+
+def _mostly_off(m: dict, p: dict) -> bool:
+    """Most samples off the data manifold: noise, not a few realistic outputs repeated."""
+    if "mixture" in m and "mixture" in p:
+        return m["mixture"]["high_quality"] < OFF_MANIFOLD_SHARE * p["mixture"]["high_quality"]
+    return m["precision"] < OFF_MANIFOLD_SHARE * p["precision"]
 
 
 def _nc_flag(why: str, ev: dict) -> Flag:
@@ -208,7 +218,7 @@ def verdict_from(*, subject: str, measured: dict | None, reference: dict, profil
     if measured is not None:
         full, m = measured["full"], measured["matched"]
         nc = _not_converged(m, panel)
-        flags += _collapse(m, panel, profile, off_manifold=bool(nc))
+        flags += _collapse(m, panel, profile, off_manifold=bool(nc) and _mostly_off(m, panel))
         flags += _memorization(full, panel) + nc + _partial(m, panel)
         metrics = metrics_map(full, panel, profile, features)
     ref_out = {k: v for k, v in panel.items()}
