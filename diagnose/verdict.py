@@ -19,7 +19,6 @@ CODES: dict[str, str] = {
     "diverged": "NaN/inf or explosive growth in losses or outputs",
     "range_mismatch": "real data and generator outputs on different scales",
     "inconsistent_losses": "both players report near-zero loss at once",
-    "batch_stat_leak": "D judges whole batches by BatchNorm statistics: its output changes with batch composition",
     "mode_collapse": "few distinct outputs",
     "memorization": "copies of training data",
     "not_converged": "outputs unlike the data",
@@ -27,6 +26,7 @@ CODES: dict[str, str] = {
     "d_overpowering": "D wins: D(x)->1, D(G(z))->0, G gradients vanish",
     "d_not_learning": "D stuck at chance: D(x) ~ D(G(z)) ~ 0.5",
     "d_fooled": "D(G(z)) > D(x) for long",
+    "batch_stat_leak": "D judges whole batches by BatchNorm statistics: its output changes with batch composition",
     "oscillation": "sustained large periodic swings with no trend",
     "healthy": "nothing wrong found",
 }

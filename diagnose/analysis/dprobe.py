@@ -99,7 +99,10 @@ def batch_statistics_flags(m: dict | None) -> list[Flag]:
             "replace D's BatchNorm with a per-sample normalisation (none, LayerNorm/GroupNorm, "
             "spectral norm).",
             "Do not read success from the losses of such a D (report 003 saw D and G losses both "
-            "near zero): judge the samples."],
+            "near zero): judge the samples.",
+            "Early in training this is common and passes: a healthy separate-batch run (c1_range) "
+            "showed it for its first ~2,000 steps only; one that persists (report 003's c1, still "
+            "there at 40,000 steps) is the problem. Probe a later checkpoint with diagnose check."],
         confidence=0.75)]
 
 
