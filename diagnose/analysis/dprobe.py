@@ -17,8 +17,8 @@ The probe measures that dependence directly, with the run's own D and G and no t
 larger shift is at least ``MIN_SHIFT`` and ``NOISE_FACTOR`` times the control's shift. Eval-mode
 outputs (running statistics) are reported as evidence. Runs that fed D real and fake in one batch
 are not probed: their D never saw a batch of one kind, so the leak cannot arise in training (a
-joint-trained D does answer differently to one-kind batches, which is not a fault of the run). Written by hand: no library probes a
-discriminator's dependence on batch composition.
+joint-trained D does answer differently to one-kind batches, which is not a fault of the run).
+Written by hand: no library probes a discriminator's dependence on batch composition.
 """
 from __future__ import annotations
 
@@ -122,18 +122,23 @@ def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str
         return None
     if (config.get("data") or {}).get("joint_batch"):
         return None     # trained on mixed batches: BatchNorm never saw a real-only or fake-only one
-    import pickle
+    from pathlib import Path
+
+    from diagnose.errors import UserError
+    from diagnose.loading import _torch_load
 
     try:     # a file the generator check could read; one it could not was reported there
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
-            return None
+        ck = _torch_load(Path(ckpt_path), trust_pickle=False)
+    except UserError:
+        return None
+    if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
+        return None
+    try:
         G, D = builder(config).to(device), d_builder(config).to(device)
         G.load_state_dict(ck["generator"])
         D.load_state_dict(ck["discriminator"])
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
-            KeyError, AttributeError):      # unreadable, or weights that do not fit the config's D
-        return None
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError):   # nets the config
+        return None            # cannot build, or weights that do not fit them
     if not _has_batchnorm(D):
         return None
     batch = int(config.get("batch") or 64)
