@@ -41,17 +41,6 @@ def _sample_verdict(run, builder, *, n_samples: int, device: str, data_root, pro
                            subject=str(ckpt), kid_subsets=20)
 
 
-def _d_probe(run, builder, d_builder, *, device: str, data_root, seed: int = 0):
-    """The batch-statistics probe of the last checkpoint's D, as a verdict dict, or None."""
-    from diagnose.analysis.dprobe import probe_checkpoint
-
-    ckpt = run.last_checkpoint()
-    if ckpt is None:
-        return None
-    return probe_checkpoint(ckpt, run.config, builder, d_builder, device=device, data_root=data_root,
-                            seed=seed)
-
-
 def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: bool = True,
               n_samples: int = 1000, device: str = "cpu", data_root=None,
               progress: bool = False, write: bool = True, d_builder: Callable | None = None) -> dict:
@@ -73,13 +62,16 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
             dyn = analyze_run(run_dir)
         except UserError:            # no readable step in it: judge the samples alone
             dyn = None
-    samp = None
+    samp = probe = None
     if samples:
+        from diagnose.analysis.dprobe import probe_checkpoint
+
         samp = _sample_verdict(run, builder, n_samples=n_samples, device=device,
                                data_root=data_root, progress=progress)
-    probe = None
-    if samples:
-        probe = _d_probe(run, builder, d_builder, device=device, data_root=data_root)
+        ckpt = run.last_checkpoint()
+        if ckpt is not None:
+            probe = probe_checkpoint(ckpt, run.config, builder, d_builder, device=device,
+                                     data_root=data_root)
     evidence = {"dynamics": bool(dyn), "samples": bool(samp), "discriminator": bool(probe)}
     steps = (dyn or {}).get("dynamics", {}).get("steps")
     extra = {"evidence_used": evidence, "step": steps[1] if steps else None}
