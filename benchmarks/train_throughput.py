@@ -65,11 +65,9 @@ def seed_style(cfg, config, ds_uint8, device, batch, workers, floor=False):
             out = D(fake)
             g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
             og.zero_grad(), g_loss.backward(), og.step()
-            if floor:
-                yield
-                continue
-            history.append((d_loss.item(), g_loss.item(), torch.sigmoid(lr_).mean().item(),
-                            torch.sigmoid(lf_).mean().item()))
+            if not floor:
+                history.append((d_loss.item(), g_loss.item(), torch.sigmoid(lr_).mean().item(),
+                                torch.sigmoid(lf_).mean().item()))
             yield
 
 

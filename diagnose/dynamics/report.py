@@ -29,15 +29,14 @@ def sparkline(values, width: int = 48) -> str:
     fin = m[np.isfinite(m)]
     lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
     span = hi - lo
-    if span <= 1e-6 * max(abs(lo), abs(hi)):      # rounding-level spread: a flat series
-        span = 0.0
-    span = span or 1.0
+    if span <= 1e-6 * max(abs(lo), abs(hi)):      # no spread, or rounding-level: a flat series
+        span = 1.0
     out = []
     for x, b in zip(m, bad):
         if not math.isfinite(x) or b:
             out.append("×")
         else:
-            out.append(BLOCKS[min(7, max(0, int((x - lo) / span * 8)))])
+            out.append(BLOCKS[min(7, int((x - lo) / span * 8))])
     return "".join(out)
 
 
