@@ -12,7 +12,7 @@ import io
 import json
 from pathlib import Path
 
-from diagnose.dynamics.table import SIGNAL, Table, canonical_name
+from diagnose.dynamics.table import SIGNAL, Table, _num, canonical_name
 from diagnose.errors import UserError
 
 
@@ -141,14 +141,6 @@ def looks_like_csv(head: str) -> bool:
     n = len(recs[0])
     if n < 2 or any(len(r) != n for r in recs[1:]):
         return False
-    header_ok = all(not _isfloat(h) for h in recs[0])
+    header_ok = all(_num(h) is None for h in recs[0])
     known = sum(canonical_name(h) in SIGNAL for h in recs[0])
     return header_ok and known >= 1
-
-
-def _isfloat(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False

@@ -22,7 +22,7 @@ import math
 import re
 from typing import Iterable
 
-from diagnose.dynamics.table import SIGNAL, Table, canonical_name
+from diagnose.dynamics.table import SIGNAL, Table, _num, canonical_name
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A number standing alone (not part of a word such as "conv1" or "40.1it/s"); nan/inf included.
@@ -141,7 +141,7 @@ def parse_text(lines: Iterable[str], source: str = "", pattern: str | None = Non
                 m = rx.search(seg)
                 row = {canonical_name(k) or k: float(v)
                        for k, v in (m.groupdict() if m else {}).items()
-                       if v is not None and _isnum(v)}
+                       if v is not None and _num(v) is not None}
                 tot = {}
             else:
                 values, tots, unnamed = parse_segment(seg)
@@ -168,14 +168,6 @@ def parse_text(lines: Iterable[str], source: str = "", pattern: str | None = Non
               "skipped_examples": examples, "notes": []}
     _global_steps(rows, totals, report)
     return Table.from_rows(rows, source=source, report=report)
-
-
-def _isnum(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def _global_steps(rows: list[dict], totals: dict, report: dict) -> None:
