@@ -7,6 +7,8 @@ Public API (imported lazily so ``diagnose --help`` never pays for torch):
     load_generator   load a generator checkpoint in any supported form
     UserError        the error class for problems a user can fix
 """
+from diagnose.lazy import lazy_getattr
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -18,14 +20,6 @@ _LAZY = {
     "UserError": ("diagnose.errors", "UserError"),
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
-    raise AttributeError(f"module 'diagnose' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = list(_LAZY) + ["__version__"]

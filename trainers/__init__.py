@@ -7,6 +7,8 @@ Public API:
     MODELS, LOSSES, LAYERS, AUGMENTS, SCHEDULES              registries of parts
     TrainConfig, QuickBudget, LoopOptions, Callback          typed configs and hooks
 """
+from diagnose.lazy import lazy_getattr
+
 _LAZY = {
     "build_generator": ("trainers.build", "build_generator"),
     "build_discriminator": ("trainers.build", "build_discriminator"),
@@ -25,14 +27,6 @@ _LAZY = {
     "Callback": ("trainers.loop_support", "Callback"),
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
-    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = list(_LAZY)

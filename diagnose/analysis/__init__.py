@@ -6,6 +6,8 @@
 
 Imported lazily so ``import diagnose.analysis`` stays cheap.
 """
+from diagnose.lazy import lazy_getattr
+
 _LAZY = {
     "check_generator": ("diagnose.analysis.pipeline", "check_generator"),
     "CheckConfig": ("diagnose.analysis.pipeline", "CheckConfig"),
@@ -14,14 +16,6 @@ _LAZY = {
     "StageCache": ("diagnose.analysis.cache", "StageCache"),
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
-    raise AttributeError(f"module 'diagnose.analysis' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = list(_LAZY)
