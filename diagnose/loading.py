@@ -11,15 +11,13 @@ mismatch, an arch that cannot be imported) raises one clear UserError.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import json
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from diagnose.arch import import_arch
 from diagnose.errors import UserError
 from diagnose.loading_output import LoadedGenerator, OutputInfo, read_output
 
@@ -76,11 +74,16 @@ def load_generator(path, *, arch: str | None = None, arch_kwargs: dict | str | N
 
 
 def wrap_generator(module: torch.nn.Module, *, latent_dim: int | None = None, latent_shape=None,
-                   device: str = "cpu", form: str = "module") -> LoadedGenerator:
-    """A LoadedGenerator around an in-memory module (validation suites, user code)."""
+                   device: str = "cpu", form: str = "module", config: dict | None = None
+                   ) -> LoadedGenerator:
+    """A LoadedGenerator around an in-memory module (validation suites, user code); ``config``:
+    the run's config (its dataset and latent_shape are used when recorded)."""
     module = module.to(device)
-    shape, source = infer_latent_shape(module, latent_dim=latent_dim, latent_shape=latent_shape)
-    return LoadedGenerator(module, shape, form=form, device=device, latent_source=source)
+    ckpt_shape = (config or {}).get("latent_shape") if latent_shape is None else None
+    shape, source = infer_latent_shape(module, checkpoint_shape=ckpt_shape, latent_dim=latent_dim,
+                                       latent_shape=latent_shape)
+    return LoadedGenerator(module, shape, form=form, device=device, latent_source=source,
+                           config=config)
 
 
 # ---------------------------------------------------------------------------- reading files
@@ -193,7 +196,7 @@ def _from_object(obj, p: Path, arch, arch_kwargs, builder):
     if "format" in obj:
         if obj["format"] != FORMAT:
             raise UserError(f"{p} has checkpoint format {obj['format']!r}; this version reads {FORMAT!r}")
-        return _from_trainers(obj, p, builder)
+        return _from_trainers(obj, p, builder, arch, arch_kwargs)
     state, key = _find_state_dict(obj)
     if state is None:
         keys = ", ".join(map(str, list(obj)[:8]))
@@ -212,12 +215,37 @@ def _from_object(obj, p: Path, arch, arch_kwargs, builder):
     return module, "state-dict", None, obj.get("latent_shape") if key else None
 
 
-def _from_trainers(ckpt: dict, p: Path, builder):
+def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
+    """A gan-diagnose checkpoint (trainers or Monitor): G rebuilt from --arch when given, else from
+    the architecture Monitor recorded, else from the trainers config."""
     if ckpt.get("generator") is None:
         raise UserError(f"{p} has no generator weights (a discriminator-only checkpoint?)")
-    config = ckpt.get("config")
-    if not isinstance(config, dict):
-        raise UserError(f"{p} is a gan-diagnose checkpoint without the config needed to rebuild G")
+    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    record = (ckpt.get("arch") or {}).get("generator")
+    if arch:
+        if arch_kwargs is None and record and record.get("kwargs") is not None \
+                and arch.rsplit(":", 1)[-1] == record.get("qualname"):
+            arch_kwargs = record["kwargs"]       # the same class Monitor saw: its arguments
+        module, how = _build_arch(arch, arch_kwargs), arch
+    elif record and not config.get("generator"):     # a user's loop, through Monitor
+        from diagnose.arch import rebuild
+
+        module, how = rebuild(record), "the architecture recorded by Monitor"
+    else:
+        try:
+            module, how = _build_trainers(config, p, builder), "its config"
+        except UserError:
+            if config.get("generator"):
+                raise
+            raise UserError(f"{p} was written by Monitor without a record of the generator's class "
+                            "(an older version, or no generator passed to snapshot): pass --arch "
+                            "file.py:Class [--arch-kwargs JSON]") from None
+    _load_state(module, ckpt["generator"], p, how)
+    return module, "trainers-checkpoint" if how == "its config" else "monitor-checkpoint", \
+        config, ckpt.get("latent_shape")
+
+
+def _build_trainers(config: dict, p: Path, builder):
     if builder is None:
         try:
             from trainers import build_generator as builder
@@ -225,14 +253,38 @@ def _from_trainers(ckpt: dict, p: Path, builder):
             raise UserError(f"{p} is a trainers checkpoint but the trainers package cannot be "
                             f"imported ({e})") from None
     try:
-        module = builder(config)
+        return builder(config)
     except UserError:
         raise
     except Exception as e:
         raise UserError(f"cannot rebuild the generator of {p} from its config: "
                         f"{type(e).__name__}: {' '.join(str(e).split())[:200]}") from None
-    _load_state(module, ckpt["generator"], p, "its config")
-    return module, "trainers-checkpoint", config, ckpt.get("latent_shape")
+
+
+def load_discriminator(path, config: dict | None, d_builder=None) -> torch.nn.Module | None:
+    """The discriminator saved in a gan-diagnose checkpoint, rebuilt with ``d_builder(config)``
+    (trainers) or from Monitor's record; None when the file has none or it cannot be rebuilt
+    (the probe is extra evidence, never a reason to fail a check). Read with weights_only."""
+    try:
+        ck = _torch_load(Path(path), trust_pickle=False)
+    except UserError:
+        return None
+    if not isinstance(ck, dict) or not isinstance(ck.get("discriminator"), dict):
+        return None
+    record = (ck.get("arch") or {}).get("discriminator")
+    try:
+        if config and config.get("discriminator") and d_builder is not None:
+            D = d_builder(config)
+        elif record:
+            from diagnose.arch import rebuild
+
+            D = rebuild(record, "discriminator")
+        else:
+            return None
+        D.load_state_dict(_strip_prefixes(ck["discriminator"]))
+    except (UserError, RuntimeError, TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return D
 
 
 def _is_state_dict(d) -> bool:
@@ -277,50 +329,10 @@ def _load_state(module: torch.nn.Module, state: dict, p: Path, arch: str) -> Non
         raise UserError(f"the weights in {p} do not fit {arch}: {detail[:300]}") from None
 
 
-def import_arch(arch: str):
-    """The class named by "file.py:Class" or "package.module:Class"."""
-    if ":" not in arch:
-        raise UserError(f"--arch {arch!r} must look like module.py:ClassName")
-    where, name = arch.rsplit(":", 1)
-    if where.endswith(".py") or "/" in where or Path(where).is_file():
-        f = Path(where)
-        if not f.is_file():
-            raise UserError(f"--arch: no such file {f}")
-        spec = importlib.util.spec_from_file_location(f"_diagnose_arch_{f.stem}", f)
-        mod = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(mod)
-        except Exception as e:
-            raise UserError(f"--arch: importing {f} failed: {type(e).__name__}: {e}") from None
-    else:
-        try:
-            mod = importlib.import_module(where)
-        except ImportError as e:
-            raise UserError(f"--arch: cannot import module {where!r} ({e})") from None
-    cls = getattr(mod, name, None)
-    if cls is None:
-        found = sorted(k for k, v in vars(mod).items()
-                       if isinstance(v, type) and issubclass(v, torch.nn.Module) and not k.startswith("_"))
-        raise UserError(f"--arch: {where} has no class {name!r} (it defines: {', '.join(found) or 'no modules'})")
-    return cls
-
-
 def _build_arch(arch: str, arch_kwargs) -> torch.nn.Module:
-    cls = import_arch(arch)
-    if isinstance(arch_kwargs, str):
-        try:
-            arch_kwargs = json.loads(arch_kwargs)
-        except json.JSONDecodeError as e:
-            raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
-    if arch_kwargs is not None and not isinstance(arch_kwargs, dict):
-        raise UserError("--arch-kwargs must be a JSON object, e.g. '{\"nz\": 100}'")
-    try:
-        module = cls(**(arch_kwargs or {}))
-    except Exception as e:
-        raise UserError(f"--arch: {arch}(**{arch_kwargs or {}}) failed: {type(e).__name__}: {e}") from None
-    if not isinstance(module, torch.nn.Module):
-        raise UserError(f"--arch: {arch} built a {type(module).__name__}, not a torch.nn.Module")
-    return module
+    from diagnose.arch import build_arch
+
+    return build_arch(arch, arch_kwargs)
 
 
 # ---------------------------------------------------------------------------- latent shape

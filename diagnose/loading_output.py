@@ -53,14 +53,16 @@ class OutputInfo:
     probe_nonfinite: float
 
     def describe(self) -> str:
-        """e.g. "output (N, 784) read as 1x28x28, range [0, 1]"."""
+        """e.g. "output (N, 784) read as 1x28x28, range [0, 1] (scale of values measured in
+        [0.01, 0.97] over 16 samples)": the scale it was read on, and what it measured."""
         raw = "(N, " + ", ".join(str(s) for s in self.raw_shape) + ")"
         if self.kind == "points":
             return f"output {raw} read as {self.shape[0]}D points"
         read = " read as " + "x".join(str(s) for s in self.shape) if (self.flat or self.channels_last
                                                                        or len(self.raw_shape) == 2) else ""
         lo, hi = self.value_range
-        return f"output {raw}{read}, range [{lo:g}, {hi:g}]"
+        return (f"output {raw}{read}, range [{lo:g}, {hi:g}] (scale of values measured in "
+                f"[{self.probe_min:.3g}, {self.probe_max:.3g}] over {PROBE_N} samples)")
 
 
 def read_output(y: torch.Tensor) -> OutputInfo:
@@ -137,6 +139,7 @@ class LoadedGenerator:
         self.latent_source = latent_source
         self.fixed_batch = fixed_batch  # exported programs traced with a static batch size
         self.path = path
+        self.has_latent = True          # a SampleSet (files of samples) has none
         self.output: OutputInfo = read_output(self._raw(self.latents(PROBE_N, seed=12345)))
 
     # ------------------------------------------------------------------ description
@@ -204,21 +207,7 @@ class LoadedGenerator:
         if y.dim() == 0 or y.shape[0] != z.shape[0]:   # one sample per latent, or nothing fits
             raise UserError(f"the generator returned {y.shape[0] if y.dim() else 'no'} samples for "
                             f"a batch of {z.shape[0]} latents: it must return one sample per latent")
-        o = self.output
-        if o.kind == "points":
-            return y.reshape(y.shape[0], -1)
-        if y.dim() == 2 and y.shape[1] != math.prod(o.shape):
-            raise UserError(f"generator output changed shape: {tuple(y.shape)}")
-        if o.flat:
-            y = y.reshape(y.shape[0], *o.shape)
-        elif o.channels_last:
-            y = y.permute(0, 3, 1, 2)
-        elif y.dim() == 3:
-            y = y.unsqueeze(1)
-        lo, hi = o.value_range
-        if (lo, hi) != (0.0, 1.0):
-            y = (y - lo) / (hi - lo)
-        return y.clamp(0.0, 1.0).contiguous()  # clamp keeps NaN, so divergence stays visible
+        return normalize(y, self.output)
 
     def sample(self, n: int, batch_size: int = 500, seed: int = 0) -> Iterator[torch.Tensor]:
         """Yield normalized batches for ``n`` latents drawn with ``seed`` (no gradients)."""
@@ -228,6 +217,24 @@ class LoadedGenerator:
 
     def __repr__(self) -> str:
         return f"<LoadedGenerator {self.form}: {self.describe()}>"
+
+
+def normalize(y: torch.Tensor, o: OutputInfo) -> torch.Tensor:
+    """Raw samples ``y`` read as ``o`` says: images (B, C, H, W) float in [0, 1], or points (B, D)."""
+    if o.kind == "points":
+        return y.reshape(y.shape[0], -1)
+    if y.dim() == 2 and y.shape[1] != math.prod(o.shape):
+        raise UserError(f"generator output changed shape: {tuple(y.shape)}")
+    if o.flat:
+        y = y.reshape(y.shape[0], *o.shape)
+    elif o.channels_last:
+        y = y.permute(0, 3, 1, 2)
+    elif y.dim() == 3:
+        y = y.unsqueeze(1)
+    lo, hi = o.value_range
+    if (lo, hi) != (0.0, 1.0):
+        y = (y - lo) / (hi - lo)
+    return y.clamp(0.0, 1.0).contiguous()  # clamp keeps NaN, so divergence stays visible
 
 
 def _first_tensor(y):

@@ -126,11 +126,41 @@ def test_check_cli_rejects_bad_n_samples(tmp_path, capsys, n):
     assert err.startswith("error:") and "--n-samples" in err and "Traceback" not in err
 
 
-def test_check_cli_needs_a_dataset_when_the_file_has_none(tmp_path, capsys):
+class Scaled(nn.Module):
+    """ring8 points scaled by ``s``: at 1.7 both ring8 and grid25 could be meant."""
+
+    def __init__(self, s):
+        super().__init__()
+        self.m, self.s = Mixture("ring8"), s
+        self.latent_shape = (3,)
+
+    def forward(self, z):
+        return self.m(z) * self.s
+
+
+def test_check_cli_needs_a_dataset_when_the_file_has_none(tmp_path, capsys, monkeypatch):
+    # Several shipped datasets fit the output and the file records none: one line naming them.
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "ring.pt"
+    torch.jit.script(Scaled(1.7)).save(str(path))
+    assert main(["check", str(path), "--n-samples", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--dataset" in err and "ring8" in err and "grid25" in err
+
+
+def test_check_cli_infers_the_one_dataset_that_fits(tmp_path, capsys, monkeypatch, cache):
+    monkeypatch.setenv("GAN_DIAGNOSE_CACHE", str(cache.root))
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "ring.pt"
     torch.jit.script(Mixture("ring8")).save(str(path))
-    assert main(["check", str(path), "--n-samples", "100"]) == 2
-    assert "--dataset" in capsys.readouterr().err
+    assert main(["check", str(path), "--n-samples", "100", "--json"]) == 0
+    cap = capsys.readouterr()
+    v = json.loads(cap.out)
+    assert v["dataset_summary"]["name"] == "ring8" and "inferred" in cap.err
+    assert "2D points" in v["dataset_inferred"]
+    # results go to ./diagnose_checks/, never beside the input
+    assert (tmp_path / "diagnose_checks" / "ring_check.json").is_file()
+    assert not (tmp_path / "ring_check.json").exists()
 
 
 def test_snapshot_evaluator_row_has_dashboard_keys(cache):

@@ -106,22 +106,58 @@ def batch_statistics_flags(m: dict | None) -> list[Flag]:
         confidence=0.75)]
 
 
-def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str = "cpu",
-                     data_root=None, seed: int = 0) -> dict | None:
-    """Probe the D saved in a gan-diagnose checkpoint against the run's image data; the verdict
-    dict (flags + ``d_probe`` numbers), or None when there is nothing to probe: no builders, no
-    discriminator in the file, data other than MNIST / stacked-mnist, a D without BatchNorm, or a
-    run that fed D real and fake in one batch (the leak needs batches of one kind).
-    The file is read with ``weights_only=True``."""
+def probe_applicable(config: dict | None) -> bool:
+    """Whether a run with this config can be probed: MNIST / stacked-mnist images, a D the config
+    describes, and real and fake fed to D as separate batches (the leak needs batches of one
+    kind; a run that fed mixed batches, or a user's run that does not say, is not probed)."""
+    config = config or {}
+    ds = config.get("dataset") or {}
+    if not isinstance(ds, dict) or ds.get("name") not in ("mnist", "stacked-mnist") \
+            or not config.get("discriminator"):
+        return False
+    return not (config.get("data") or {}).get("joint_batch")
+
+
+def probe_modules(G, D, config: dict, *, latent_shape, device: str = "cpu", data_root=None,
+                  seed: int = 0, subject: str = "discriminator") -> dict | None:
+    """Probe discriminator ``D`` with fakes of generator ``G`` (both nn.Modules, left untouched:
+    copies are run) against the run's data; the verdict dict (flags + ``d_probe`` numbers), or
+    None when the run cannot be probed (see probe_applicable) or D has no BatchNorm."""
     from diagnose.data import load_dataset
     from diagnose.verdict import make_verdict
 
-    ds = (config or {}).get("dataset") or {}
-    if builder is None or d_builder is None or ds.get("name") not in ("mnist", "stacked-mnist") \
-            or not config.get("discriminator"):
+    if not probe_applicable(config) or not _has_batchnorm(D):
         return None
-    if (config.get("data") or {}).get("joint_batch"):
-        return None     # trained on mixed batches: BatchNorm never saw a real-only or fake-only one
+    ds = config["dataset"]
+    batch = int(config.get("batch") or 64)
+    n = MAX_BATCHES * batch
+    shape = ds.get("shape") or []
+    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
+                        resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
+    if len(data) < n:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    real = data.get(torch.randperm(len(data), generator=g)[:n]).to(device)
+    G = copy.deepcopy(G).to(device)
+    G.train()                                   # as the loop drew its fakes
+    with torch.no_grad():
+        fake = torch.cat([G(torch.randn((batch, *latent_shape), generator=g).to(device)).float()
+                          for _ in range(MAX_BATCHES)])
+    head = (config.get("losses") or {}).get("adversarial")
+    to_prob = (lambda x: x) if head == "bce" else torch.sigmoid     # bce: D ends in a Sigmoid
+    m = probe_batch_statistics(D.to(device), real, fake, batch, to_prob=to_prob)
+    if m is None:
+        return None
+    return make_verdict(subject, batch_statistics_flags(m), {}, d_probe=m)
+
+
+def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str = "cpu",
+                     data_root=None, seed: int = 0) -> dict | None:
+    """Probe the D saved in a gan-diagnose checkpoint (see probe_modules); None when there is
+    nothing to probe: no builders, no discriminator in the file, or a run probe_applicable refuses.
+    The file is read with ``weights_only=True``."""
+    if builder is None or d_builder is None or not probe_applicable(config):
+        return None
     from pathlib import Path
 
     from diagnose.errors import UserError
@@ -134,29 +170,10 @@ def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str
     if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:
         return None
     try:
-        G, D = builder(config).to(device), d_builder(config).to(device)
+        G, D = builder(config), d_builder(config)
         G.load_state_dict(ck["generator"])
         D.load_state_dict(ck["discriminator"])
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError):   # nets the config
         return None            # cannot build, or weights that do not fit them
-    if not _has_batchnorm(D):
-        return None
-    batch = int(config.get("batch") or 64)
-    n = MAX_BATCHES * batch
-    shape = ds.get("shape") or []
-    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
-                        resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
-    if len(data) < n:
-        return None
-    g = torch.Generator().manual_seed(seed)
-    real = data.get(torch.randperm(len(data), generator=g)[:n]).to(device)
-    G.train()                                   # as the loop drew its fakes
-    with torch.no_grad():
-        fake = torch.cat([G(torch.randn((batch, *G.latent_shape), generator=g).to(device)).float()
-                          for _ in range(MAX_BATCHES)])
-    head = (config.get("losses") or {}).get("adversarial")
-    to_prob = (lambda x: x) if head == "bce" else torch.sigmoid     # bce: D ends in a Sigmoid
-    m = probe_batch_statistics(D, real, fake, batch, to_prob=to_prob)
-    if m is None:
-        return None
-    return make_verdict(str(ckpt_path), batch_statistics_flags(m), {}, d_probe=m)
+    return probe_modules(G, D, config, latent_shape=tuple(G.latent_shape), device=device,
+                         data_root=data_root, seed=seed, subject=str(ckpt_path))

@@ -22,7 +22,8 @@ from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, mode
 
 @dataclass(frozen=True)
 class CheckConfig:
-    """Knobs of one check (defaults are the protocol `diagnose check` uses)."""
+    """Settings of one check; the defaults are the protocol `diagnose check` uses, and the CLI's
+    flag defaults are read from here (see PROTOCOLS for the other callers' named protocols)."""
 
     n_samples: int = 10_000   # generated samples measured
     k: int = knn.DEFAULT_K    # neighbourhood of precision/recall/density/coverage
@@ -30,6 +31,19 @@ class CheckConfig:
     seed: int = 0             # latent seed
     latent_pairs: int = 64    # anchor latents of the latent-distance profile
     kid_subsets: int = 100    # KID subsets (torch-fidelity's default)
+    features: str | None = None   # feature extractor name (None: the dataset's default)
+
+
+#: Named protocols: the settings each caller of the verdict path uses, in one place.
+#: "run": a run's final verdict, at the size of the embedded MNIST held-out split (1,000), so
+#: generated and real reference numbers are at the same n; "snapshot": a trend point during
+#: training; "validate": the ground-truth suite (fewer KID subsets: 15 cases in a row).
+PROTOCOLS = {
+    "check": CheckConfig(),
+    "run": CheckConfig(n_samples=1000, kid_subsets=20),
+    "snapshot": CheckConfig(n_samples=2000, kid_subsets=20),
+    "validate": CheckConfig(n_samples=2000, kid_subsets=10),
+}
 
 
 def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
@@ -135,58 +149,25 @@ def latent_profile(loaded, extractor, ref: dict, cfg: CheckConfig) -> dict:
 
 
 def check_generator(loaded, dataset_name: str, *, features: str | None = None,
-                    n_samples: int = 10_000, data_root=None, seed: int = 0, device: str = "cpu",
-                    progress: bool = True, value_range=None, cache: StageCache | None = None,
-                    extractor=None, subject: str | None = None, extractor_kwargs: dict | None = None,
-                    return_samples: bool = False, kid_subsets: int = 100):
+                    n_samples: int = PROTOCOLS["check"].n_samples, data_root=None, seed: int = 0,
+                    device: str = "cpu", progress: bool = True, value_range=None,
+                    cache: StageCache | None = None, extractor=None, subject: str | None = None,
+                    extractor_kwargs: dict | None = None, return_samples: bool = False,
+                    kid_subsets: int = PROTOCOLS["check"].kid_subsets):
     """Measure ``loaded`` against ``dataset_name`` and return the verdict dict.
 
-    value_range: the range the real data was trained in (from a checkpoint's config), for the
-    range check; None skips it. extractor: an already built extractor (else ``features`` names
-    one, default the dataset's). return_samples: also return the first generated batch.
-    kid_subsets: KID subsets (torch-fidelity's 100 by default; fewer for quick suites).
+    Kept for callers of the keyword form; it is :func:`diagnose.analysis.judge.judge_generator`
+    (the one verdict path) with a CheckConfig built from the keywords. return_samples: also
+    return the first generated batch.
     """
-    from diagnose.analysis import rules
-    from diagnose.features import default_extractor_for, get_extractor
+    from diagnose.analysis.judge import judge_generator
 
-    cfg = CheckConfig(n_samples=int(n_samples), seed=int(seed), kid_subsets=int(kid_subsets))
-    if extractor is None:
-        extractor = get_extractor(features or default_extractor_for(dataset_name), device,
-                                  **(extractor_kwargs or {}))
-    note = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
-    note(f"reference: {dataset_name} with {extractor.name} features (cached after the first run)")
-    ref = build_reference(dataset_name, extractor, cfg.n_samples, data_root=data_root,
-                          cache=cache, progress=progress)
-    note(f"sampling {cfg.n_samples:,} from the generator")
-    # Sampling streams into the feature pass (see FiniteStream): memory grows with features only.
-    stream = FiniteStream(loaded, cfg.n_samples, cfg, keep_points=loaded.output.kind == "points")
-    try:
-        out = extractor.extract(iter(stream), progress=progress, total=cfg.n_samples)
-    except UserError:
-        if not stream.done or stream.ok:   # a real failure, not "every sample was NaN"
-            raise
-        out = None
-    n_ok = stream.ok
-    nonfinite = stream.bad / max(1, cfg.n_samples)
-    raw = {"lo": loaded.output.probe_min, "hi": loaded.output.probe_max}
-    rng = ranges.range_check(raw["lo"], raw["hi"], value_range) if loaded.output.kind == "image" \
-        else None
-    measured, profile = None, None
-    if out is not None and n_ok >= max(10, cfg.n_samples // 10):  # enough finite samples
-        points = torch.cat(stream.points) if loaded.output.kind == "points" else None
-        stream.points = []
-        note("computing metrics")
-        measured = measure(out, ref, cfg, points=points)
-        profile = latent_profile(loaded, extractor, ref, cfg)
-    verdict = rules.verdict_from(
-        subject=subject or str(getattr(loaded, "path", None) or "generator"),
-        measured=measured, reference=ref, profile=profile, range_info=rng,
-        nonfinite=nonfinite, features=extractor.name,
-        extra={"loading": loaded.describe(), "dataset": ref["dataset"].get("source"),
-               "dataset_summary": ref["dataset"]})
-    if return_samples:
-        return verdict, stream.first
-    return verdict
+    cfg = CheckConfig(n_samples=int(n_samples), seed=int(seed), kid_subsets=int(kid_subsets),
+                      features=features)
+    j = judge_generator(loaded, cfg, dataset=dataset_name, value_range=value_range,
+                        data_root=data_root, device=device, progress=progress, cache=cache,
+                        extractor=extractor, subject=subject, extractor_kwargs=extractor_kwargs)
+    return (j.verdict, j.samples) if return_samples else j.verdict
 
 
 def finite_or_none(x):

@@ -11,11 +11,14 @@ from typing import Callable
 
 import torch
 
+from diagnose.analysis.pipeline import PROTOCOLS
+
 #: Points per set in the dashboard's projection (keeps evals.jsonl rows small).
 PROJECTION_POINTS = 300
 
 
-def snapshot_evaluator(dataset_name: str, *, features: str | None = None, n_samples: int = 2000,
+def snapshot_evaluator(dataset_name: str, *, features: str | None = None,
+                       n_samples: int = PROTOCOLS["snapshot"].n_samples,
                        data_root=None, device: str = "cpu", value_range=None,
                        cache=None) -> Callable:
     """A callable(step, G) -> dict of metrics for Monitor.snapshot(evaluate=...).
@@ -43,40 +46,32 @@ def snapshot_evaluator(dataset_name: str, *, features: str | None = None, n_samp
                      real_xy=pca.transform(real[pick].double().numpy()).tolist())
 
     def evaluate(step: int, G) -> dict:
-        from diagnose.analysis import rules
-        from diagnose.analysis.pipeline import CheckConfig, latent_profile, measure
+        from dataclasses import replace
+
+        from diagnose.analysis.judge import judge_generator
+        from diagnose.analysis.pipeline import PROTOCOLS
         from diagnose.loading import wrap_generator
-        from diagnose.metrics import ranges
 
         if not state:
             setup()
         ext, ref = state["ext"], state["ref"]
         dev = next((p.device for p in G.parameters()), torch.device(device))
         loaded = wrap_generator(G, device=str(dev))
-        # Fewer KID subsets than a full check: a snapshot is a trend point, not a final number.
-        cfg = CheckConfig(n_samples=int(n_samples), seed=int(step) % 100_000, kid_subsets=20)
-        batches = list(loaded.sample(cfg.n_samples, batch_size=cfg.batch_size, seed=cfg.seed))
-        x = torch.cat(batches)
-        ok = torch.isfinite(x.flatten(1)).all(1)
-        nonfinite = float((~ok).double().mean())
-        rng = ranges.range_check(loaded.output.probe_min, loaded.output.probe_max, value_range) \
-            if loaded.output.kind == "image" else None
+        # A snapshot is a trend point, not a final number: the "snapshot" protocol.
+        cfg = replace(PROTOCOLS["snapshot"], n_samples=int(n_samples), seed=int(step) % 100_000)
+        j = judge_generator(loaded, cfg, dataset=dataset_name, value_range=value_range,
+                            data_root=data_root, device=str(dev), extractor=ext, reference=ref,
+                            subject=f"step {step}")
+        v = j.verdict
         row: dict = {}
-        measured = prof = None
-        if int(ok.sum()) >= max(10, cfg.n_samples // 10):
-            good = x[ok]
-            out = ext.extract(good.split(cfg.batch_size), progress=False)
-            measured = measure(out, ref, cfg, points=good if loaded.output.kind == "points" else None)
-            prof = latent_profile(loaded, ext, ref, cfg)
-            row.update(rules.metrics_map(measured["full"], ref["panel"], prof, ext.name))
+        if j.measured is not None:
+            row.update(v["metrics"])
             row["mode_histogram"] = {"features": ext.name,
-                                     "generated": measured["full"]["modes"]["histogram"],
+                                     "generated": j.measured["full"]["modes"]["histogram"],
                                      "reference": [int(c) for c in ref["train_counts"]]}
-            gen = out["features"][:PROJECTION_POINTS].double().numpy()
+            gen = j.features["features"][:PROJECTION_POINTS].double().numpy()
             row["projection"] = {"method": "pca", "features": ext.name, "real": state["real_xy"],
                                  "generated": state["pca"].transform(gen).tolist()}
-        v = rules.verdict_from(subject=f"step {step}", measured=measured, reference=ref,
-                               profile=prof, range_info=rng, nonfinite=nonfinite, features=ext.name)
         row["verdict"] = {"code": v["verdict"], "flags": [f["code"] for f in v["flags"]]}
         return row
 

@@ -14,34 +14,59 @@ HELP = "measure a generator checkpoint against real data and say whether it coll
 MAX_SAMPLES = 1_000_000
 
 
+FAIL_ON_HELP = ("exit with code 1 when the verdict matches: a comma-separated list of verdict "
+                "codes (e.g. mode_collapse,diverged: any warn/fail flag with one of them), 'fail' "
+                "(any fail flag) or 'warn' (any warn or fail flag); code 2 stays bad input")
+
+
 def add_parser(sub) -> None:
+    from diagnose.analysis.pipeline import PROTOCOLS
     from diagnose.cli import add_json_flag
 
-    p = sub.add_parser("check", help=HELP, description=HELP)
-    p.add_argument("checkpoint", metavar="CKPT", help="trainers checkpoint, TorchScript, exported "
-                   "program (.pt2), state dict (with --arch) or pickled module (--trust-pickle)")
-    p.add_argument("--arch", default=None, help="file.py:Class or package.module:Class for a state dict")
+    defaults = PROTOCOLS["check"]
+    p = sub.add_parser("check", help=HELP, description=HELP + ". Several inputs are judged against "
+                       "one reference and printed as one comparison table.")
+    p.add_argument("checkpoint", metavar="INPUT", nargs="+", help="a generator file (gan-diagnose "
+                   "or Monitor checkpoint, TorchScript, exported program .pt2, state dict with "
+                   "--arch, pickled module with --trust-pickle), a run directory (its last "
+                   "checkpoint), or samples: a folder of images (PNG/JPEG, any size) or an "
+                   ".npz/.npy array")
+    p.add_argument("--arch", default=None, help="file.py:Class or package.module:Class that builds "
+                   "the generator for a state dict (always used when given). This IMPORTS and so "
+                   "runs FILE's code (not its `if __name__ == \"__main__\":` block); a script that "
+                   "parses arguments or trains when imported is refused")
     p.add_argument("--arch-kwargs", default=None, metavar="JSON", help="constructor arguments (JSON)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size (overrides detection)")
     p.add_argument("--latent-shape", choices=("vector", "conv"), default=None,
                    help="latent as (N, z) or (N, z, 1, 1)")
-    p.add_argument("--dataset", default=None, help="real data to compare with (default: the "
-                   "checkpoint's config; mnist, stacked-mnist, ring8, grid25, celeba, folder:PATH)")
+    p.add_argument("--dataset", "--real", dest="dataset", default=None, metavar="NAME",
+                   help="real data to compare with: mnist, stacked-mnist, ring8, grid25, celeba, "
+                   "folder:PATH (default: the one the checkpoint records, else the one shipped "
+                   "dataset that fits the output's shape, channels and range)")
     p.add_argument("--data-root", default=None, help="where full datasets live (no download)")
     p.add_argument("--data-range", default=None, metavar="LO,HI", help="range the real data was "
                    "trained in, for the range check (default: the checkpoint's config)")
-    p.add_argument("--n-samples", type=int, default=10_000, help="generated samples (default 10000)")
-    p.add_argument("--features", default=None, help="feature extractor (default: the dataset's)")
+    p.add_argument("--n-samples", type=int, default=defaults.n_samples,
+                   help=f"generated samples (default {defaults.n_samples}; samples given as files: "
+                   "at most this many)")
+    p.add_argument("--features", default=defaults.features,
+                   help="feature extractor (default: the dataset's)")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="weights file for inception-v3 features")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled module "
                    "(runs code from the file)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--seed", type=int, default=0, help="latent seed")
-    p.add_argument("--out", default=None, metavar="DIR", help="where to save the sample grid and "
-                   "check.json (default: next to the checkpoint)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="latent seed")
+    p.add_argument("--out", default=OUT_DEFAULT, metavar="DIR", help="where to save each input's "
+                   f"sample grid and <name>_check.json (default: ./{OUT_DEFAULT}/; never beside "
+                   "the input unless you name its folder)")
+    p.add_argument("--fail-on", default=None, metavar="CODES|fail|warn", help=FAIL_ON_HELP)
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+#: Default folder of check results, in the current directory.
+OUT_DEFAULT = "diagnose_checks"
 
 
 def _device(name: str) -> str:
@@ -73,28 +98,25 @@ def _data_range(text: str | None, config: dict | None):
     return None
 
 
-def _dataset_name(arg: str | None, config: dict | None) -> str:
+def parse_fail_on(text: str | None):
+    """--fail-on as a predicate on a verdict dict (None when not given); UserError when unknown."""
     from diagnose.errors import UserError
+    from diagnose.verdict import CODES
 
-    if arg:
-        return arg
-    ds = (config or {}).get("dataset")
-    name = ds.get("name") if isinstance(ds, dict) else ds
-    if not name:
-        raise UserError("no --dataset given and the checkpoint records none: pass --dataset "
-                        "mnist|stacked-mnist|ring8|grid25|celeba|folder:PATH")
-    return str(name)
-
-
-def _known_dataset(name: str) -> str:
-    """``name`` if it names a dataset; UserError otherwise (before a feature extractor is chosen
-    for it, which would otherwise fail with a message about the extractor)."""
-    from diagnose.data import DATASETS
-    from diagnose.errors import UserError
-
-    if name in DATASETS or name == "stacked_mnist" or name.startswith("folder:"):
-        return name
-    raise UserError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or folder:PATH")
+    if not text:
+        return None
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if words == ["fail"]:
+        return lambda v: any(f["severity"] == "fail" for f in v.get("flags", []))
+    if words == ["warn"]:
+        return lambda v: any(f["severity"] in ("warn", "fail") for f in v.get("flags", []))
+    bad = [w for w in words if w not in CODES or w == "healthy"]
+    if bad or not words:
+        raise UserError(f"--fail-on {text!r}: expected verdict codes ({', '.join(c for c in CODES if c != 'healthy')}), "
+                        "'fail' or 'warn'")
+    want = set(words)
+    return lambda v: v.get("verdict") in want or any(
+        f["code"] in want and f["severity"] in ("warn", "fail") for f in v.get("flags", []))
 
 
 def _writable_out(out) -> None:
@@ -155,7 +177,10 @@ def render(v: dict, grid: str | None) -> str:
         lines.append("  no problem found: every metric is within the range of held-out real data")
     lines.append(f"loading: {v.get('loading')}")
     ds = v.get("dataset_summary") or {}
-    lines.append(f"dataset: {ds.get('name')} ({ds.get('source')})")
+    lines.append(f"dataset: {ds.get('name')} ({ds.get('source')})"
+                 + (f"; inferred: {v['dataset_inferred']}" if v.get("dataset_inferred") else ""))
+    for s in v.get("skipped") or []:
+        lines.append(f"skipped: {s}")
     ref = v.get("reference") or {}
     lines.append("")
     lines.append(f"{'metric':<18}{'generated':>14}{'real ref':>14}  features (n gen / n ref)")
@@ -171,43 +196,85 @@ def render(v: dict, grid: str | None) -> str:
     return "\n".join(lines)
 
 
-def _with_d_probe(verdict: dict, checkpoint, config, builder, device: str, data_root) -> dict:
-    """``verdict`` plus the batch-statistics probe of the checkpoint's D, when the file is a
-    gan-diagnose checkpoint holding one (see diagnose.analysis.dprobe)."""
-    from diagnose.analysis.dprobe import probe_checkpoint
-    from diagnose.verdict import merge_verdicts
+def compare_table(rows: list[dict]) -> str:
+    """Several inputs against one reference: one line each, the reference's line last."""
+    keys = ("fid", "precision", "recall", "coverage", "modes", "duplicate_rate")
+    present = [k for k in keys if any(k in r.get("metrics", {}) for r in rows)]
+    w = max([len(_short(r["subject"])) for r in rows] + [5])
+    head = f"{'input':<{w}}  {'verdict':<18}" + "".join(f"{k:>14}" for k in present) + "  flags"
+    lines = [head]
 
-    if not config or not config.get("discriminator"):
-        return verdict
+    def fmt(x):
+        return "n/a" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+    for r in rows:
+        m = r.get("metrics", {})
+        flags = ", ".join(f["code"] for f in r["flags"] if f["severity"] != "info") or "-"
+        lines.append(f"{_short(r['subject']):<{w}}  {r['verdict']:<18}"
+                     + "".join(f"{fmt(m.get(k, {}).get('value')):>14}" for k in present) + f"  {flags}")
+    ref = rows[0].get("metrics", {})
+    lines.append(f"{'real data':<{w}}  {'(reference)':<18}"
+                 + "".join(f"{fmt(ref.get(k, {}).get('reference')):>14}" for k in present))
+    ds = rows[0].get("dataset_summary") or {}
+    feats = next((v.get("features") for v in ref.values() if isinstance(v, dict)), None)
+    lines.append(f"reference: {ds.get('name')} ({ds.get('source')}), {feats} features")
+    return "\n".join(lines)
 
-    def d_builder(cfg):
-        from trainers.build import build_discriminator
 
-        return build_discriminator(cfg)
+def _short(subject: str, width: int = 48) -> str:
+    return subject if len(subject) <= width else "..." + subject[-(width - 3):]
 
-    print("probing the checkpoint's discriminator (batch statistics)", file=sys.stderr)
-    probe = probe_checkpoint(checkpoint, config, builder, d_builder, device=device, data_root=data_root)
-    if probe is None:
-        return verdict
-    merged = merge_verdicts(verdict["subject"], verdict, probe)
-    return {**verdict, **merged, "d_probe": probe["d_probe"]}
+
+def _resolve_input(text: str):
+    """(path to load, note): a run directory means its last checkpoint."""
+    from pathlib import Path
+
+    from diagnose.errors import UserError
+    from diagnose.samples import is_sample_path
+
+    p = Path(text)
+    if p.is_dir() and not is_sample_path(p):
+        from diagnose.runs import CHECKPOINTS, _step_files
+
+        ck = _step_files(p / CHECKPOINTS, "pt") if (p / CHECKPOINTS).is_dir() else []
+        if not ck:
+            raise UserError(f"{p} is a directory with no images and no checkpoints/: pass a "
+                            "checkpoint file, a run directory or a folder of sample images")
+        return ck[-1][1], f"{p} is a run directory: checking its last checkpoint {ck[-1][1].name}"
+    return p, None
+
+
+def _out_names(inputs) -> list[str]:
+    """A distinct file stem per input (two step_0001000.pt of different runs must not collide)."""
+    from pathlib import Path
+
+    stems = [Path(str(i)).stem or Path(str(i)).name for i in inputs]
+    out = []
+    for i, s in enumerate(stems):
+        if stems.count(s) > 1:
+            parent = Path(str(inputs[i])).resolve().parent.name
+            s = f"{parent}_{s}" if parent else f"{s}_{i}"
+            if out.count(s) or stems.count(s) > 1:
+                s = f"{s}_{i}"
+        out.append(s)
+    return out
 
 
 def run(args):
-    """Load, check, save the grid and check.json, return the verdict."""
+    """Load every input, judge each against one reference, save grids and <name>_check.json
+    under --out, and return the verdict (one input) or the comparison (several)."""
     from pathlib import Path
 
-    from diagnose.analysis.pipeline import check_generator
-    from diagnose.atomic import atomic_write_json
+    from diagnose.analysis.judge import infer_dataset, known_dataset, recorded_dataset
+    from diagnose.analysis.pipeline import PROTOCOLS
     from diagnose.commands import Result
     from diagnose.errors import UserError
-    from diagnose.loading import load_generator
 
     n = args.n_samples
     if n <= 0 or n > MAX_SAMPLES:
         raise UserError(f"--n-samples must be between 1 and {MAX_SAMPLES:,}, got {n}")
     if n < 20:
         raise UserError(f"--n-samples {n} is too few to measure anything (use at least 20)")
+    fail_on = parse_fail_on(args.fail_on)
     arch_kwargs = args.arch_kwargs
     if arch_kwargs:
         try:
@@ -215,44 +282,98 @@ def run(args):
         except json.JSONDecodeError as e:
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
-    if args.out:
-        _writable_out(Path(args.out))   # before minutes of sampling, not after
-    if args.dataset:
-        _known_dataset(args.dataset)
+    out = Path(args.out)
+    _writable_out(out)   # before minutes of sampling, not after
+    dataset = known_dataset(args.dataset) if args.dataset else None
+    from dataclasses import replace
+
+    cfg = replace(PROTOCOLS["check"], n_samples=n, seed=args.seed, features=args.features)
+    ext_kw = {"inception_weights": args.inception_weights} if args.inception_weights else None
+    names = _out_names(args.checkpoint)
+    verdicts, grids = [], []
+    for text, stem in zip(args.checkpoint, names):
+        loaded = _load(text, args, arch_kwargs, device)
+        why = None
+        if dataset is None:          # the first input decides the one reference for all
+            dataset = recorded_dataset(loaded.config)
+            if dataset is None:
+                dataset, why = infer_dataset(loaded, args.data_root)
+                print(f"dataset: {dataset} (inferred: {why}; pass --dataset to choose another)",
+                      file=sys.stderr)
+            dataset = known_dataset(dataset)
+        v, grid = _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw)
+        if why:
+            v["dataset_inferred"] = why
+        verdicts.append(v)
+        grids.append(grid)
+    code = 1 if fail_on and any(fail_on(v) for v in verdicts) else 0
+    if len(verdicts) == 1:
+        return Result(data=verdicts[0], text=render(verdicts[0], grids[0]), exit_code=code)
+    data = {"dataset": verdicts[0].get("dataset_summary"), "results": verdicts}
+    return Result(data=data, text=compare_table(verdicts), exit_code=code)
+
+
+def _load(text: str, args, arch_kwargs, device):
+    """A LoadedGenerator, or a SampleSet for a folder of images / .npz / .npy."""
+    from diagnose.loading import load_generator
+    from diagnose.samples import is_sample_path, load_samples
+
+    if is_sample_path(text):
+        samples = load_samples(text, limit=args.n_samples)
+        print(f"read {text}: {samples.describe()}", file=sys.stderr)
+        return samples
+    path, note = _resolve_input(text)
+    if note:
+        print(note, file=sys.stderr)
 
     def builder(config):
         import trainers  # only the CLI reaches trainers, and only inside the handler
 
         return trainers.build_generator(config)
 
-    loaded = load_generator(args.checkpoint, arch=args.arch, arch_kwargs=arch_kwargs,
+    loaded = load_generator(path, arch=args.arch, arch_kwargs=arch_kwargs,
                             latent_dim=args.latent_dim, latent_shape=args.latent_shape,
                             trust_pickle=args.trust_pickle, device=device, builder=builder)
-    print(f"loaded {args.checkpoint}: {loaded.describe()}", file=sys.stderr)
-    dataset = _known_dataset(_dataset_name(args.dataset, loaded.config))
-    ext_kw = {"inception_weights": args.inception_weights} if args.inception_weights else None
-    verdict, first = check_generator(
-        loaded, dataset, features=args.features, n_samples=n, data_root=args.data_root,
-        seed=args.seed, device=device, progress=True,
-        value_range=_data_range(args.data_range, loaded.config), subject=str(args.checkpoint),
-        extractor_kwargs=ext_kw, return_samples=True)
-    verdict = _with_d_probe(verdict, args.checkpoint, loaded.config, builder, device, args.data_root)
-    out = Path(args.out) if args.out else Path(args.checkpoint).resolve().parent
-    stem = Path(args.checkpoint).stem
-    grid = None
+    print(f"loaded {path}: {loaded.describe()}", file=sys.stderr)
+    return loaded
+
+
+def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
+    """judge_generator on one input (its D probed when the checkpoint holds one), grid + json."""
+    import torch
+
+    from diagnose.analysis.dprobe import probe_applicable
+    from diagnose.analysis.judge import judge_generator
+    from diagnose.analysis.reference import load_split
+    from diagnose.atomic import atomic_write_json
+
+    D = None
+    if loaded.has_latent and loaded.path and probe_applicable(loaded.config):
+        from diagnose.loading import load_discriminator
+
+        def d_builder(config):
+            from trainers.build import build_discriminator
+
+            return build_discriminator(config)
+
+        D = load_discriminator(loaded.path, loaded.config, d_builder)
+    judged = judge_generator(
+        loaded, cfg, dataset=dataset, discriminator=D, data_root=args.data_root, device=device,
+        progress=True, value_range=_data_range(args.data_range, loaded.config),
+        subject=str(text), extractor_kwargs=ext_kw)
+    verdict, first, grid = judged.verdict, judged.samples, None
     if first is not None:
-        import torch
-
-        from diagnose.analysis.reference import load_split
-
         centres = None
-        if loaded.output.kind == "points":
+        if loaded.output.kind == "points" and dataset in ("ring8", "grid25"):
             centres = load_split(dataset, "train", size=10).centres
         try:
             grid = save_grid(first if torch.is_tensor(first) else torch.as_tensor(first),
                              out / f"{stem}_check_samples.png", loaded.output.kind, centres)
             verdict["sample_grid"] = grid
-            atomic_write_json(out / f"{stem}_check.json", verdict)
         except OSError as e:
             print(f"note: could not save the sample grid under {out}: {e}", file=sys.stderr)
-    return Result(data=verdict, text=render(verdict, grid))
+    try:
+        atomic_write_json(out / f"{stem}_check.json", verdict)
+    except OSError as e:
+        print(f"note: could not save {stem}_check.json under {out}: {e}", file=sys.stderr)
+    return verdict, grid
