@@ -1,6 +1,10 @@
 """gan-diagnose: measure GAN runs and checkpoints and say what went wrong.
 
 Public API (imported lazily so ``diagnose --help`` never pays for torch):
+    check            verdict on a generator: check(G_or_path, dataset="mnist") -> Verdict
+    judge_logs       verdict on a training log (losses only): judge_logs("train.log") -> Verdict
+    verdict_for_run  verdict of a run directory (dynamics + samples), writes verdict.json
+    Verdict          what those return: .code, .flags, .metrics, .to_json(), .to_dict()
     Monitor          log any training loop into a run directory
     load_dataset     datasets by name (mnist, stacked-mnist, ring8, grid25, celeba, folder:PATH)
     read_run         read a run directory
@@ -12,6 +16,10 @@ from diagnose.lazy import lazy_getattr
 __version__ = "0.1.0"
 
 _LAZY = {
+    "check": ("diagnose.api", "check"),
+    "judge_logs": ("diagnose.api", "judge_logs"),
+    "verdict_for_run": ("diagnose.api", "verdict_for_run"),
+    "Verdict": ("diagnose.verdict", "Verdict"),
     "Monitor": ("diagnose.monitor", "Monitor"),
     "load_dataset": ("diagnose.data", "load_dataset"),
     "read_run": ("diagnose.runs", "read_run"),

@@ -30,6 +30,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             raise DiskFullError(path, e.errno) from None
         raise
     try:
+        # mkstemp creates 0600; a result file is an ordinary file: 0666 less the umask (0644).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -46,6 +48,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             raise DiskFullError(path, e.errno) from None
         raise
     return path
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)     # elsewhere: read it by setting and restoring it at once
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> int:

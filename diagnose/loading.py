@@ -263,8 +263,9 @@ def _build_trainers(config: dict, p: Path, builder):
 
 def load_discriminator(path, config: dict | None, d_builder=None) -> torch.nn.Module | None:
     """The discriminator saved in a gan-diagnose checkpoint, rebuilt with ``d_builder(config)``
-    (trainers) or from Monitor's record; None when the file has none or it cannot be rebuilt
-    (the probe is extra evidence, never a reason to fail a check). Read with weights_only."""
+    (default: trainers' builder, when the config describes D) or from Monitor's record; None when
+    the file has none or it cannot be rebuilt (the probe is extra evidence, never a reason to
+    fail a check). Read with weights_only."""
     try:
         ck = _torch_load(Path(path), trust_pickle=False)
     except UserError:
@@ -272,6 +273,11 @@ def load_discriminator(path, config: dict | None, d_builder=None) -> torch.nn.Mo
     if not isinstance(ck, dict) or not isinstance(ck.get("discriminator"), dict):
         return None
     record = (ck.get("arch") or {}).get("discriminator")
+    if d_builder is None and config and config.get("discriminator"):
+        try:
+            from trainers.build import build_discriminator as d_builder
+        except ImportError:
+            d_builder = None
     try:
         if config and config.get("discriminator") and d_builder is not None:
             D = d_builder(config)

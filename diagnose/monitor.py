@@ -105,6 +105,13 @@ class Monitor:
     detectors:     run the training-dynamics detectors live every ``detect_every`` steps
     stop_on:       verdict codes that make ``should_stop`` true when a live detector raises them
     fixed_seed:    seed of the fixed latent batch
+    dataset:       the real data the run trains on (mnist, stacked-mnist, ring8, grid25,
+                   folder:PATH): recorded in config.json, and ``close()`` then writes the run's
+                   verdict.json (dynamics + a sample check of the last generator; see
+                   diagnose.runverdict). Without it, ``diagnose verdict RUN_DIR`` makes one later.
+
+    Checkpoints record the generator's (and discriminator's) class and the constructor arguments
+    found on the instance, so ``diagnose check`` rebuilds them with no flag (see diagnose.arch).
     """
 
     def __init__(self, run_dir: str | Path, config: dict | None = None, *, resume: bool = False,
@@ -112,10 +119,14 @@ class Monitor:
                  value_range: tuple[float, float] = (-1.0, 1.0), kind: str = "image",
                  centres: torch.Tensor | None = None, flush_every: int = 100,
                  keep_last: int | None = None, detectors: bool = False, detect_every: int = 200,
-                 stop_on: Iterable[str] = (), fixed_seed: int = 1234, quiet: bool = False):
+                 stop_on: Iterable[str] = (), fixed_seed: int = 1234, quiet: bool = False,
+                 dataset: str | None = None):
         self.writer = RunWriter(run_dir, resume=resume)
         self.dir = self.writer.dir
         self.config = dict(config or {})
+        self.dataset = dataset
+        if dataset:
+            self.config.setdefault("dataset", {"name": str(dataset)})
         self.config.setdefault("versions", versions())
         self.config.setdefault("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.writer.write_config(self.config)
@@ -137,6 +148,8 @@ class Monitor:
         self.should_stop = False
         self.stop_reason: str | None = None
         self._live = None
+        self._arch: dict = {}            # class -> its record (see diagnose.arch.record_arch)
+        self._last_generator = None      # judged at close() when ``dataset`` is given
         if detectors or self.stop_on:
             from diagnose.dynamics.live import LiveDetectors
 
@@ -245,6 +258,7 @@ class Monitor:
         state:    extra entries for the checkpoint (data order, schedule position, ...).
         """
         self.flush()
+        self._last_generator = generator
         out = self.sample_fixed(generator)
         if self.kind == "points":
             png = scatter_png(out.reshape(out.shape[0], -1)[:, :2], self.centres)
@@ -282,7 +296,9 @@ class Monitor:
                 "generator": _plain_state(generator),
                 "discriminator": _plain_state(discriminator) if discriminator is not None else None,
                 "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
-                "rng": rng}
+                "rng": rng,
+                "arch": {"generator": self._record(generator),
+                         "discriminator": self._record(discriminator)}}
         if state:
             ckpt.update(state)
         path = self.writer.save_checkpoint(step, ckpt)
@@ -294,16 +310,48 @@ class Monitor:
                 p.unlink(missing_ok=True)
         return path
 
+    def _record(self, module: torch.nn.Module | None) -> dict | None:
+        """The architecture record of ``module``, computed once per class."""
+        if module is None:
+            return None
+        key = type(getattr(module, "_orig_mod", module))
+        if key not in self._arch:
+            from diagnose.arch import record_arch
+            from diagnose.atomic import sanitize_json
+
+            self._arch[key] = sanitize_json(record_arch(module))
+        return self._arch[key]
+
     # ------------------------------------------------------------------------------- closing
     def close(self) -> None:
-        """Flush what is buffered and close the files (idempotent)."""
+        """Flush what is buffered and close the files (idempotent); with ``dataset`` given, write
+        the run's verdict.json first."""
         if self._closed:
             return
         self.flush()
         if self._live is not None:
             self._live.finish()
+        if self.dataset:
+            self._write_run_verdict()
         self.writer.close()
         self._closed = True
+
+    def _write_run_verdict(self) -> None:
+        from diagnose.errors import UserError
+        from diagnose.runverdict import judge_run
+
+        try:
+            gen = self._last_generator
+            dev = str(next((p.device for p in gen.parameters()), "cpu")) if gen is not None else "cpu"
+            v = judge_run(self.dir, dataset=str(self.dataset), generator=gen, device=dev,
+                          write=False)
+        except UserError as e:     # the run's files stay as written; say why there is no verdict
+            print(f"[gan-diagnose] no verdict for {self.dir}: {e}", file=sys.stderr)
+            return
+        self.write_verdict(v)
+        if not self.quiet:
+            print(f"[gan-diagnose] verdict {v['verdict']} -> {self.dir / 'verdict.json'}",
+                  file=sys.stderr)
 
     def __enter__(self) -> "Monitor":
         return self

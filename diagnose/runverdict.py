@@ -59,7 +59,7 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
     """
     from dataclasses import replace
 
-    from diagnose.analysis.pipeline import PROTOCOLS
+    from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.dynamics import analyze_run
 
     run_dir = Path(run_dir)
@@ -93,7 +93,8 @@ def judge_run(run_dir: str | Path, *, builder: Callable | None = None, samples: 
         extra["dynamics"] = dyn.get("dynamics")
     if samp:
         extra["samples"] = {k: samp.get(k) for k in ("subject", "loading", "dataset", "reference",
-                                                     "dataset_inferred", "protocol") if k in samp}
+                                                     "dataset_summary", "dataset_inferred",
+                                                     "protocol", "skipped") if k in samp}
     if probe:
         extra["d_probe"] = probe["d_probe"]
     if samples_error:

@@ -105,3 +105,69 @@ def merge_verdicts(subject: str, *verdicts: dict | None, **extra: Any) -> dict:
                               confidence=conf if fd.get("code") == v.get("verdict") else 0.6))
         metrics.update(v.get("metrics", {}))
     return make_verdict(subject, flags, metrics, **extra)
+
+
+class Verdict:
+    """A verdict as a Python object (what ``diagnose.check``, ``diagnose.judge_logs`` and
+    ``diagnose.verdict_for_run`` return). The dict on disk and in ``--json`` is unchanged:
+    ``.to_dict()`` is that dict, ``.to_json()`` its text; ``v["flags"]`` reads it too.
+
+    code:       the verdict code (``healthy``, ``mode_collapse``, ...)
+    confidence: 0-1
+    flags:      list of flag dicts (code, severity, summary, evidence, steps, advice)
+    metrics:    {name: {"value", "features", "n", "reference", ...}}
+    """
+
+    def __init__(self, data: dict):
+        self._data = dict(data)
+
+    code = property(lambda self: self._data.get("verdict"), doc="the verdict code")
+    confidence = property(lambda self: self._data.get("confidence"), doc="confidence, 0-1")
+    flags = property(lambda self: list(self._data.get("flags", [])), doc="every flag, worst first")
+    metrics = property(lambda self: dict(self._data.get("metrics") or {}), doc="metrics map")
+    subject = property(lambda self: self._data.get("subject"), doc="what was judged")
+
+    @property
+    def healthy(self) -> bool:
+        """True when no warn/fail flag was raised."""
+        return self.code == "healthy"
+
+    def to_dict(self) -> dict:
+        """The verdict dict (DESIGN.md schema), as written to verdict.json."""
+        return self._data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The verdict as strict JSON text (NaN/inf as null)."""
+        import json
+
+        return json.dumps(sanitize_json(self._data), indent=indent)
+
+    def __getitem__(self, key: str):
+        return self._data[key]
+
+    def get(self, key: str, default=None):
+        """dict.get on the verdict dict."""
+        return self._data.get(key, default)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Verdict) and other._data == self._data
+
+    def __repr__(self) -> str:
+        flags = ", ".join(f"{f['code']}[{f['severity']}]" for f in self.flags
+                          if f.get("severity") != "info") or "no flags"
+        conf = self.confidence
+        conf = f" ({conf:.2f})" if isinstance(conf, (int, float)) else ""
+        return f"<Verdict {self.code}{conf} for {self.subject!r}: {flags}>"
+
+    def __str__(self) -> str:
+        lines = [f"verdict: {self.code}" + (f" (confidence {self.confidence:.2f})"
+                                             if isinstance(self.confidence, (int, float)) else "")
+                 + f"  {self.subject}"]
+        for f in self.flags:
+            lines.append(f"  [{f['severity']}] {f['code']}: {f['summary']}")
+        for name, m in self.metrics.items():
+            if isinstance(m, dict) and "value" in m:
+                ref = m.get("reference")
+                lines.append(f"  {name}: {m['value']!r}" + (f" (real data: {ref!r})" if ref is not None else "")
+                             + (f" [{m.get('features')}]" if m.get("features") else ""))
+        return "\n".join(lines)

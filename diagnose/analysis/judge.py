@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from diagnose.analysis.pipeline import PROTOCOLS, CheckConfig, FiniteStream, latent_profile, measure
+from diagnose.analysis.pipeline import FiniteStream, latent_profile, measure
+from diagnose.analysis.protocols import PROTOCOLS, CheckConfig
 from diagnose.errors import UserError
 
 #: Fewest generated samples a check measures (k-NN metrics and mode counts need a few dozen).

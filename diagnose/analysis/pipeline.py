@@ -9,41 +9,16 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 
 import torch
 
 from diagnose.analysis.cache import StageCache
+# The settings live in a torch-free module so the CLI reads its flag defaults from them cheaply.
+from diagnose.analysis.protocols import PROTOCOLS, CheckConfig  # noqa: F401
 from diagnose.analysis.reference import build_reference
 from diagnose.errors import UserError
 from diagnose.metrics import duplicates as dup
 from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes, ranges
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    """Settings of one check; the defaults are the protocol `diagnose check` uses, and the CLI's
-    flag defaults are read from here (see PROTOCOLS for the other callers' named protocols)."""
-
-    n_samples: int = 10_000   # generated samples measured
-    k: int = knn.DEFAULT_K    # neighbourhood of precision/recall/density/coverage
-    batch_size: int = 500     # generator and extractor batch (results do not depend on it)
-    seed: int = 0             # latent seed
-    latent_pairs: int = 64    # anchor latents of the latent-distance profile
-    kid_subsets: int = 100    # KID subsets (torch-fidelity's default)
-    features: str | None = None   # feature extractor name (None: the dataset's default)
-
-
-#: Named protocols: the settings each caller of the verdict path uses, in one place.
-#: "run": a run's final verdict, at the size of the embedded MNIST held-out split (1,000), so
-#: generated and real reference numbers are at the same n; "snapshot": a trend point during
-#: training; "validate": the ground-truth suite (fewer KID subsets: 15 cases in a row).
-PROTOCOLS = {
-    "check": CheckConfig(),
-    "run": CheckConfig(n_samples=1000, kid_subsets=20),
-    "snapshot": CheckConfig(n_samples=2000, kid_subsets=20),
-    "validate": CheckConfig(n_samples=2000, kid_subsets=10),
-}
 
 
 def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from diagnose.analysis.pipeline import PROTOCOLS
+from diagnose.analysis.protocols import PROTOCOLS
 
 #: Points per set in the dashboard's projection (keeps evals.jsonl rows small).
 PROJECTION_POINTS = 300
@@ -49,7 +49,7 @@ def snapshot_evaluator(dataset_name: str, *, features: str | None = None,
         from dataclasses import replace
 
         from diagnose.analysis.judge import judge_generator
-        from diagnose.analysis.pipeline import PROTOCOLS
+        from diagnose.analysis.protocols import PROTOCOLS
         from diagnose.loading import wrap_generator
 
         if not state:

@@ -20,7 +20,7 @@ FAIL_ON_HELP = ("exit with code 1 when the verdict matches: a comma-separated li
 
 
 def add_parser(sub) -> None:
-    from diagnose.analysis.pipeline import PROTOCOLS
+    from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.cli import add_json_flag
 
     defaults = PROTOCOLS["check"]
@@ -265,7 +265,7 @@ def run(args):
     from pathlib import Path
 
     from diagnose.analysis.judge import infer_dataset, known_dataset, recorded_dataset
-    from diagnose.analysis.pipeline import PROTOCOLS
+    from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.commands import Result
     from diagnose.errors import UserError
 
@@ -351,12 +351,7 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
     if loaded.has_latent and loaded.path and probe_applicable(loaded.config):
         from diagnose.loading import load_discriminator
 
-        def d_builder(config):
-            from trainers.build import build_discriminator
-
-            return build_discriminator(config)
-
-        D = load_discriminator(loaded.path, loaded.config, d_builder)
+        D = load_discriminator(loaded.path, loaded.config)
     judged = judge_generator(
         loaded, cfg, dataset=dataset, discriminator=D, data_root=args.data_root, device=device,
         progress=True, value_range=_data_range(args.data_range, loaded.config),

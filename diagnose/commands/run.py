@@ -35,8 +35,11 @@ def add_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-verdict", action="store_true",
                    help="skip the per-variant verdict (dynamics + a sample check of the last checkpoint)")
-    p.add_argument("--check-samples", type=int, default=1000, metavar="N",
-                   help="samples drawn from each variant's last checkpoint for its verdict (default 1000)")
+    from diagnose.analysis.protocols import PROTOCOLS
+
+    n_check = PROTOCOLS["run"].n_samples
+    p.add_argument("--check-samples", type=int, default=n_check, metavar="N",
+                   help=f"samples drawn from each variant's last checkpoint for its verdict (default {n_check})")
     add_json_flag(p)
     p.set_defaults(func=run)
 
