@@ -33,7 +33,7 @@ def _sample_verdict(run, builder, d_builder, *, config, dataset, generator, devi
     ckpt = run.last_checkpoint()
     if generator is not None:
         loaded = wrap_generator(generator, device=device, config=run.config)
-        subject = f"{run.dir} (generator at close)"
+        subject = f"{run.path} (generator at close)"
     elif ckpt is not None:
         loaded = load_generator(ckpt, builder=builder, device=device)
         subject = str(ckpt)
