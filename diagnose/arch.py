@@ -318,3 +318,46 @@ def rebuild(rec: dict, what: str = "generator") -> torch.nn.Module:
         src = p.read_text() if modname != "__main__" else definitions_only(p.read_text())
         cls = _class_in(_exec_file(p, name, source=src), str(p), qual)
     return construct(cls, dict(rec["kwargs"]), f"{modname}.{qual}")
+
+
+def definitions_module(arch: str) -> ModuleType:
+    """The module behind ``arch`` ("file.py:Class" or "pkg.module:Class") for unpickling a whole
+    module whose class was defined in a training script: unpickling needs the class, never its
+    construction, so a file runs its definitions only (see definitions_only)."""
+    where, _, name = arch.rpartition(":")
+    if not where:
+        raise UserError(f"--arch {arch!r} must look like module.py:ClassName")
+    if where.endswith(".py") or "/" in where or Path(where).is_file():
+        f = Path(where)
+        if not f.is_file():
+            raise UserError(f"--arch: no such file {f}")
+        try:
+            src = definitions_only(f.read_text())
+        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+            raise UserError(f"--arch: {f} is not readable Python ({e})") from None
+        return _exec_file(f, name, source=src)
+    try:
+        with _import_guard():
+            return importlib.import_module(where)
+    except ImportError as e:
+        raise UserError(f"--arch: cannot import module {where!r} ({e})") from None
+    except (SystemExit, _TrainingAtImport):
+        raise UserError(f"--arch: importing {where} exited or started training: "
+                        f"{FIX.format(cls=name)}") from None
+
+
+def main_remapping_pickle(module: ModuleType):
+    """A ``pickle_module`` for torch.load whose Unpickler finds ``__main__``'s classes in
+    ``module`` (a whole model pickled from a training script names its class __main__.Class)."""
+    import pickle
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, mod_name, name):
+            if mod_name == "__main__":
+                return getattr(module, name)
+            return super().find_class(mod_name, name)
+
+    ns = ModuleType("_diagnose_pickle")
+    ns.__dict__.update({k: v for k, v in vars(pickle).items() if not k.startswith("__")})
+    ns.Unpickler = Unpickler
+    return ns

@@ -63,7 +63,7 @@ def load_generator(path, *, arch: str | None = None, arch_kwargs: dict | str | N
         module, fixed_batch, ckpt_shape = _load_exported(p, device)
         form = "exported-program"
     else:
-        obj = _torch_load(p, trust_pickle)
+        obj = _torch_load(p, trust_pickle, arch=arch)
         module, form, config, ckpt_shape = _from_object(obj, p, arch, arch_kwargs, builder)
     if isinstance(module, torch.nn.Module) and form != "torchscript":
         module = module.to(device)
@@ -113,8 +113,9 @@ def _sniff(p: Path) -> str:
                     "archive or an exported .pt2 program")
 
 
-def _torch_load(p: Path, trust_pickle: bool) -> Any:
-    """torch.load with weights_only=True; code-needing pickles only when trusted."""
+def _torch_load(p: Path, trust_pickle: bool, arch: str | None = None) -> Any:
+    """torch.load with weights_only=True; code-needing pickles only when trusted (then a class
+    the pickle names in ``__main__``, i.e. the training script, is looked up in ``arch``)."""
     import pickle
 
     try:
@@ -137,8 +138,22 @@ def _torch_load(p: Path, trust_pickle: bool) -> Any:
         raise UserError(f"{p} is a pickle that needs code to load ({what}); "
                         "loading it would run code from the file: pass --trust-pickle only if the "
                         "file is trusted, or save a state dict and pass --arch")
+    names_main = "GLOBAL __main__." in msg or "__main__." in msg
+    kw = {}
+    if names_main and arch:
+        from diagnose.arch import definitions_module, main_remapping_pickle
+
+        kw["pickle_module"] = main_remapping_pickle(definitions_module(arch))
+    elif names_main:
+        import re
+
+        cls = (re.search(r"__main__\.(\w+)", msg) or [None, "Class"])[1]
+        raise UserError(f"{p} is a whole pickled model whose class {cls} was defined in the "
+                        f"training script itself (its __main__): pass --arch train.py:{cls} "
+                        "(the script that defines it; only its definitions run) with "
+                        "--trust-pickle, or save generator.state_dict() instead")
     try:
-        return torch.load(p, map_location="cpu", weights_only=False)
+        return torch.load(p, map_location="cpu", weights_only=False, **kw)
     except Exception as e:  # the trusted pickle names code we cannot import
         raise UserError(f"cannot unpickle {p} even with --trust-pickle: {type(e).__name__}: "
                         f"{' '.join(str(e).split())[:200]} (is the module that defines the class "

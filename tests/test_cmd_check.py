@@ -178,6 +178,42 @@ def test_arch_imports_a_guarded_script(here, capsys):
     assert json.loads(capsys.readouterr().out)["verdict"]
 
 
+PICKLING_SCRIPT = '''
+import argparse, os, torch, torch.nn as nn
+os.makedirs("images", exist_ok=True)
+opt = argparse.ArgumentParser().parse_args()
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(3, 2)
+        self.latent_dim = 3
+    def forward(self, z):
+        return torch.tanh(self.net(z))
+
+torch.save(Generator(), "g_full.pt")
+'''
+
+
+def test_a_model_pickled_from_a_training_script(here, capsys):
+    """torch.save(G) in a script names __main__.Generator: --arch names the script, and only its
+    definitions run to find the class (no argument parsing, no folders made)."""
+    import subprocess
+    import sys
+
+    (here / "train.py").write_text(PICKLING_SCRIPT)
+    subprocess.run([sys.executable, "train.py"], cwd=here, check=True, timeout=120)
+    (here / "images").rmdir()
+    capsys.readouterr()
+    assert main(["check", "g_full.pt", "--trust-pickle", "--n-samples", "50"]) == 2
+    err = capsys.readouterr().err
+    assert "--arch train.py:Generator" in err and "__main__" in err
+    assert main(["check", "g_full.pt", "--trust-pickle", "--arch", "train.py:Generator",
+                 "--dataset", "ring8", "--n-samples", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loading"].startswith("output (N, 2)")
+    assert not (here / "images").exists()
+
+
 def test_runtime_guards_catch_what_the_scan_cannot_see(tmp_path):
     """Arguments parsed or training started through a helper function still end in one line."""
     from diagnose.arch import import_arch

@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--arch", default=None, help="file.py:Class or package.module:Class that builds "
                    "the generator for a state dict (always used when given). This IMPORTS and so "
                    "runs FILE's code (not its `if __name__ == \"__main__\":` block); a script that "
-                   "parses arguments or trains when imported is refused")
+                   "parses arguments or trains when imported is refused. For a whole pickled "
+                   "model (--trust-pickle) whose class the training script defined, FILE is that "
+                   "script and only its definitions run")
     p.add_argument("--arch-kwargs", default=None, metavar="JSON", help="constructor arguments (JSON)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size (overrides detection)")
     p.add_argument("--latent-shape", choices=("vector", "conv"), default=None,
