@@ -39,6 +39,7 @@ class OutputInfo:
     probe_min:     smallest finite value of the probe batch (raw scale)
     probe_max:     largest finite value of the probe batch (raw scale)
     probe_nonfinite: share of NaN/inf values in the probe batch
+    probe_n:       samples behind probe_min/probe_max
     """
 
     raw_shape: tuple
@@ -51,6 +52,7 @@ class OutputInfo:
     probe_min: float
     probe_max: float
     probe_nonfinite: float
+    probe_n: int = PROBE_N
 
     def describe(self) -> str:
         """e.g. "output (N, 784) read as 1x28x28, range [0, 1] (scale of values measured in
@@ -62,7 +64,7 @@ class OutputInfo:
                                                                        or len(self.raw_shape) == 2) else ""
         lo, hi = self.value_range
         return (f"output {raw}{read}, range [{lo:g}, {hi:g}] (scale of values measured in "
-                f"[{self.probe_min:.3g}, {self.probe_max:.3g}] over {PROBE_N} samples)")
+                f"[{self.probe_min:.3g}, {self.probe_max:.3g}] over {self.probe_n:,} samples)")
 
 
 def read_output(y: torch.Tensor) -> OutputInfo:

@@ -47,7 +47,8 @@ class SampleSet:
         self.output = OutputInfo(raw_shape=info.raw_shape, shape=info.shape, kind=info.kind,
                                  flat=info.flat, channels_last=info.channels_last,
                                  channels=info.channels, value_range=rng, probe_min=lo,
-                                 probe_max=hi, probe_nonfinite=info.probe_nonfinite)
+                                 probe_max=hi, probe_nonfinite=info.probe_nonfinite,
+                                 probe_n=self.count)
         # 8-bit files carry no scale of their own: no range check against the training data.
         self.raw_range_known = data.dtype != torch.uint8
 

@@ -2,6 +2,7 @@
 clear UserError; a pickle payload never runs without --trust-pickle."""
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 
@@ -326,3 +327,60 @@ def test_output_reading(shape, lo, read, kind):
 def test_bad_outputs(shape, msg):
     with pytest.raises(UserError, match=msg):
         wrap_generator(_Fixed(shape))
+
+
+class _Span(torch.nn.Module):
+    """Images whose values span [lo, hi] exactly."""
+
+    def __init__(self, lo, hi, shape=(1, 28, 28)):
+        super().__init__()
+        self.lo, self.hi, self.shape = lo, hi, shape
+        self.latent_dim = 4
+
+    def forward(self, z):
+        x = torch.linspace(self.lo, self.hi, math.prod(self.shape)).reshape(1, *self.shape)
+        return x.expand(len(z), *self.shape) + 0 * z[:, :1, None, None]
+
+
+def test_described_range_is_measured():
+    from diagnose.loading import wrap_generator
+
+    g = wrap_generator(_Span(-0.57, 0.72))
+    d = g.describe()
+    # the scale it is read on (tanh-like, [-1, 1]) AND the values it measured
+    assert "range [-1, 1]" in d and "measured in [-0.57, 0.72] over 16 samples" in d
+
+
+@pytest.mark.parametrize("shape,lo,hi,expect", [
+    ((1, 28, 28), -1, 1, ["mnist"]), ((1, 64, 64), 0, 1, ["mnist"]),
+    ((3, 32, 32), -1, 1, ["stacked-mnist"]), ((3, 64, 64), -1, 1, []),
+])
+def test_dataset_inferred_from_the_output(shape, lo, hi, expect):
+    from diagnose.analysis.judge import dataset_candidates, infer_dataset
+    from diagnose.loading import wrap_generator
+
+    g = wrap_generator(_Span(lo, hi, shape))
+    assert [n for n, _ in dataset_candidates(g.output)] == expect
+    if expect:
+        assert infer_dataset(g)[0] == expect[0]
+    else:
+        with pytest.raises(UserError, match="no shipped dataset fits.*--dataset"):
+            infer_dataset(g)
+
+
+def test_dataset_inference_for_points_names_every_candidate():
+    from diagnose.analysis.judge import infer_dataset
+    from diagnose.loading import wrap_generator
+
+    class Pts(torch.nn.Module):
+        def __init__(self, r):
+            super().__init__()
+            self.r, self.latent_dim = r, 2
+
+        def forward(self, z):
+            return torch.tanh(z) * self.r
+
+    assert infer_dataset(wrap_generator(Pts(1.0)))[0] == "ring8"
+    assert infer_dataset(wrap_generator(Pts(4.0)))[0] == "grid25"
+    with pytest.raises(UserError, match="several datasets fit.*ring8, grid25"):
+        infer_dataset(wrap_generator(Pts(1.7)))
