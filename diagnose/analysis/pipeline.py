@@ -2,23 +2,21 @@
 
 ``measure`` turns one feature pass over generated samples into every metric, both at the full n
 and at the held-out reference's n ("matched": the numbers the rules compare with the reference
-panel, since k-NN metrics, FID and mode counts all depend on n). ``check_generator`` runs the
-whole chain for a LoadedGenerator and returns the verdict dict.
+panel, since k-NN metrics, FID and mode counts all depend on n). The whole chain (reference,
+sampling, this, the rules) is ``diagnose.analysis.judge.judge_generator``, the one verdict path;
+``check_generator`` is its keyword form.
 """
 from __future__ import annotations
 
 import math
-import sys
 
 import torch
 
 from diagnose.analysis.cache import StageCache
 # The settings live in a torch-free module so the CLI reads its flag defaults from them cheaply.
 from diagnose.analysis.protocols import PROTOCOLS, CheckConfig  # noqa: F401
-from diagnose.analysis.reference import build_reference
-from diagnose.errors import UserError
 from diagnose.metrics import duplicates as dup
-from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes, ranges
+from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes
 
 
 def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
