@@ -311,7 +311,11 @@ def rebuild(rec: dict, what: str = "generator") -> torch.nn.Module:
         except (ImportError, UserError, SystemExit, _TrainingAtImport):
             cls = None
     if cls is None:
-        if not f or not Path(f).is_file():
+        if not f:
+            raise UserError(f"the {what} class {qual} was defined in an interactive session (a "
+                            f"notebook) and has no file: put it in a .py file and pass --arch "
+                            f"file.py:{name}")
+        if not Path(f).is_file():
             raise UserError(f"the {what} class {modname}.{qual} recorded in the checkpoint is not "
                             f"importable here and its file {f} is gone: pass --arch file.py:{name}")
         p = Path(f)

@@ -115,6 +115,9 @@ def test_monitor_with_dataset_writes_the_verdict_at_close(tmp_path, monkeypatch,
     assert not (tmp_path / "run2" / "verdict.json").exists()
     assert main(["verdict", str(tmp_path / "run2"), "--n-samples", "300", "--json"]) == 0
     assert json.loads((tmp_path / "run2" / "verdict.json").read_text())["verdict"] == "partial_collapse"
+    # `check` on the run directory itself checks its last checkpoint, rebuilt from the record
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(tmp_path / "run2"), "--n-samples", "300", "--json"]) == 0
 
 
 class RingModes(nn.Module):
