@@ -80,6 +80,8 @@ def is_sample_path(path) -> bool:
     p = Path(path)
     if p.suffix.lower() in (".npz", ".npy") and p.is_file():
         return True
+    if p.is_dir() and ((p / "checkpoints").is_dir() or (p / "metrics.jsonl").is_file()):
+        return False             # a run directory: its samples/ grids are not the samples to score
     return p.is_dir() and any(f.suffix.lower() in IMAGE_EXTENSIONS for f in _image_files(p, 1))
 
 
