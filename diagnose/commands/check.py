@@ -122,17 +122,21 @@ def parse_fail_on(text: str | None):
 
 
 def _writable_out(out) -> None:
-    """Create --out, or say in one line why it cannot be written."""
+    """Say in one line why --out could not be written, before minutes of sampling; the folder
+    itself is created only when the first result is written (a failed check leaves nothing)."""
     import os
 
     from diagnose.errors import UserError
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--out {out} cannot be created: {e.strerror or e}") from None
-    if not os.access(out, os.W_OK):
-        raise UserError(f"--out {out} is not writable")
+    p = out
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        raise UserError(f"--out {out} cannot be created: {p} is a file")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out} is not writable ({p} is read-only for you)")
 
 
 def save_grid(batch, path, kind: str, centres=None) -> str:
