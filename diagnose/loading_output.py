@@ -163,8 +163,11 @@ class LoadedGenerator:
         return torch.randn((int(n), *self.latent_shape), generator=g)
 
     def _call(self, z: torch.Tensor) -> torch.Tensor:
+        from diagnose.guard import user_code
+
         try:
-            return self.module(z)
+            with user_code(f"the generator ({self.form})"):   # time limit, Ctrl+C (diagnose.guard)
+                return self.module(z)
         except UserError:
             raise
         except Exception as e:  # the user's code failed: say so on one line, with a hint

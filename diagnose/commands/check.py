@@ -34,8 +34,14 @@ def add_parser(sub) -> None:
     p.add_argument("--features", default=None, help="feature extractor (default: the dataset's)")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="weights file for inception-v3 features")
-    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled module "
-                   "(runs code from the file)")
+    p.add_argument("--trust-code", "--trust-pickle", dest="trust_pickle", action="store_true",
+                   help="trust a code-bearing file: unpickle a whole pickled module, and run a "
+                   "TorchScript/exported program's operators that are not tensor maths (file, "
+                   "process, network). Without it a pickle never runs code and a model file runs "
+                   "tensor maths only. --trust-pickle is the same flag")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds one generator call (a batch) may take before it is stopped "
+                   "(default 600, or $GAN_DIAGNOSE_TIME_LIMIT)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--seed", type=int, default=0, help="latent seed")
     p.add_argument("--out", default=None, metavar="DIR", help="where to save the sample grid and "
@@ -215,6 +221,10 @@ def run(args):
         except json.JSONDecodeError as e:
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
+    if args.time_limit is not None:
+        from diagnose.guard import set_time_limit
+
+        set_time_limit(args.time_limit)
     if args.out:
         _writable_out(Path(args.out))   # before minutes of sampling, not after
     if args.dataset:
