@@ -12,7 +12,11 @@ Layout (see DESIGN.md)::
 
 JSONL rules: one object per line, each line flushed when written; readers skip a partial or
 corrupt line and count it; a writer opened on an existing file first cuts off a partial last line
-(a run killed mid-write) and then never writes a step that is already there.
+(a run killed mid-write); a resumed writer skips the steps already in the file (the replay after
+the last checkpoint) and raises on any other step at or below the last one written.
+
+One writer per run directory: :class:`RunWriter` holds :class:`diagnose.lock.RunLock` until it
+is closed, and refuses a directory that already holds a run unless told to resume or overwrite.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from diagnose.atomic import atomic_torch_save, atomic_write_json, remove_stale_temps, sanitize_json
-from diagnose.errors import UserError
+from diagnose.errors import StepOrderError, UserError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -45,6 +49,10 @@ def step_name(step: int, ext: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- JSONL
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def read_jsonl(path: str | os.PathLike) -> tuple[list[dict], int]:
     """Read a JSONL file; return (objects, number of lines skipped as partial or corrupt).
 
@@ -85,8 +93,12 @@ class JsonlAppender:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
         rows, _ = read_jsonl(self.path)
-        steps = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        steps = [r[key] for r in rows if _is_number(r.get(key))]
         self.last_key: float = max(steps) if steps else -math.inf
+        #: keys up to here were in the file when it was opened: a resumed run replays them
+        #: (training restarts at its last checkpoint) and they are skipped, not written twice.
+        self.replay_until: float = self.last_key
+        self.replayed = 0
         # Unbuffered: every append is one os.write of whole lines, so a failed write (disk full)
         # can be cut back to the last complete line instead of lingering in a buffer.
         self._f = open(self.path, "ab", buffering=0)
@@ -102,10 +114,28 @@ class JsonlAppender:
                 f.seek(cut)
                 f.truncate()
 
+    def _admit(self, k) -> bool:
+        """Whether key ``k`` is written: new keys yes, replayed ones no; going back raises."""
+        if k is None:
+            return True
+        if not _is_number(k):
+            raise StepOrderError(f"{self.key} {k!r} is not a number; {self.path.name} is keyed by it")
+        if k <= self.replay_until:
+            self.replayed += 1
+            return False
+        if k <= self.last_key:
+            raise StepOrderError(f"{self.key} {k} is at or below {self.key} {self.last_key} already "
+                                 f"written to {self.path}: {self.key}s must increase (log each "
+                                 f"{self.key} once, with all its values in one call); not written")
+        return True
+
     def append(self, obj: dict) -> bool:
-        """Write one object if its key is new (greater than every key written); return whether written."""
+        """Write one object; False for a resumed run's replay of a key already in the file.
+
+        StepOrderError (nothing written) for a key at or below one written since the file was opened.
+        """
         k = obj.get(self.key)
-        if k is not None and k <= self.last_key:
+        if not self._admit(k):
             return False
         self._write(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
         if k is not None:
@@ -138,16 +168,25 @@ class JsonlAppender:
         """Append many objects with one flush; return how many were written."""
         n = 0
         lines = []
-        for obj in objs:
-            k = obj.get(self.key)
-            if k is not None and k <= self.last_key:
-                continue
-            lines.append(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
-            if k is not None:
-                self.last_key = k
-            n += 1
+        last = self.last_key
+        try:
+            for obj in objs:
+                k = obj.get(self.key)
+                if not self._admit(k):
+                    continue
+                lines.append(json.dumps(sanitize_json(obj), separators=(",", ":")) + "\n")
+                if k is not None:
+                    self.last_key = k
+                n += 1
+        except StepOrderError:
+            self.last_key = last          # nothing of this batch was written
+            raise
         if lines:
-            self._write("".join(lines))
+            try:
+                self._write("".join(lines))
+            except BaseException:
+                self.last_key = last
+                raise
         return n
 
     def close(self) -> None:
@@ -167,20 +206,49 @@ class JsonlAppender:
 
 # ---------------------------------------------------------------------------------------- writer
 class RunWriter:
-    """Writes one run directory. Used by :class:`diagnose.Monitor`; trainers go through Monitor."""
+    """Writes one run directory. Used by :class:`diagnose.Monitor`; trainers go through Monitor.
 
-    def __init__(self, run_dir: str | os.PathLike, resume: bool = False):
+    resume:    continue the run already in the directory (steps already logged are skipped)
+    overwrite: delete the run already in the directory (only the files a run writes) and start again
+    lock:      a :class:`diagnose.lock.RunLock` the caller already holds (else one is taken);
+               released by :meth:`close`
+    A directory holding a run refuses a writer with neither flag; a directory another writer holds
+    refuses every writer (one line naming the holder).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, resume: bool = False, overwrite: bool = False,
+                 lock=None):
+        from diagnose.lock import RunLock
+
         self.dir = Path(run_dir)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            (self.dir / SAMPLES).mkdir(exist_ok=True)
-            (self.dir / CHECKPOINTS).mkdir(exist_ok=True)
         except OSError as e:
             raise UserError(f"cannot create run directory {self.dir}: {e.strerror or e}") from None
         if not os.access(self.dir, os.W_OK):
             raise UserError(f"run directory {self.dir} is not writable")
-        # A killed writer may have left temporaries of atomic writes behind; one writer owns a
-        # run directory, so whatever temporaries are there now are stale.
+        self.lock = lock if lock is not None else RunLock(self.dir).acquire()
+        try:
+            self._open(resume, overwrite)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self, resume: bool, overwrite: bool) -> None:
+        found = run_artifacts(self.dir)
+        if found and not resume:
+            if not overwrite:
+                raise UserError(f"{self.dir} already holds a run ({', '.join(found[:4])}): pass "
+                                "resume=True (--resume) to continue it or overwrite=True "
+                                "(--overwrite) to replace it")
+            remove_run(self.dir)
+        try:
+            (self.dir / SAMPLES).mkdir(exist_ok=True)
+            (self.dir / CHECKPOINTS).mkdir(exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.dir}: {e.strerror or e}") from None
+        # A killed writer may have left temporaries of atomic writes behind; this writer holds
+        # the lock, so whatever temporaries are there now are stale.
         for folder in (self.dir, self.dir / SAMPLES, self.dir / CHECKPOINTS):
             remove_stale_temps(folder)
         self.resume = resume
@@ -210,9 +278,41 @@ class RunWriter:
         return atomic_torch_save(self.checkpoint_path(step), state)
 
     def close(self) -> None:
-        """Close the JSONL files."""
-        for f in (self.metrics, self.evals, self.warnings):
-            f.close()
+        """Close the JSONL files and release the writer lock."""
+        try:
+            for f in (self.metrics, self.evals, self.warnings):
+                f.close()
+        finally:
+            self.lock.release()
+
+
+#: Names a run writes at the top of its directory (``samples``/``checkpoints`` are folders).
+RUN_FILES = (CONFIG, METRICS, EVALS, WARNINGS, VERDICT, FIXED_LATENT)
+
+
+def run_artifacts(run_dir: str | os.PathLike) -> list[str]:
+    """Names of a run's files present in ``run_dir`` (non-empty step folders included)."""
+    d = Path(run_dir)
+    found = [n for n in RUN_FILES if (d / n).exists()]
+    for sub in (SAMPLES, CHECKPOINTS):
+        try:
+            if any(_STEP_FILE.match(p.name) for p in (d / sub).iterdir()):
+                found.append(f"{sub}/")
+        except OSError:
+            pass
+    return found
+
+
+def remove_run(run_dir: str | os.PathLike) -> None:
+    """Delete a run's files from ``run_dir`` (only the names a run writes); the caller holds its lock."""
+    import shutil
+
+    d = Path(run_dir)
+    for name in RUN_FILES:
+        (d / name).unlink(missing_ok=True)
+    for name in (SAMPLES, CHECKPOINTS):
+        if (d / name).is_dir() and not (d / name).is_symlink():
+            shutil.rmtree(d / name)
 
 
 # ---------------------------------------------------------------------------------------- reader
