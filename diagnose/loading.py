@@ -221,6 +221,10 @@ def _from_trainers(ckpt: dict, p: Path, builder):
     if ckpt.get("generator") is None:
         raise UserError(f"{p} has no generator weights (a discriminator-only checkpoint?)")
     config = ckpt.get("config")
+    if isinstance(config, dict):   # a key of the wrong type is dropped, so readers can trust types
+        from diagnose.runs import clean_config
+
+        config = clean_config(config, f"{p}'s config")[0]
     if not isinstance(config, dict):
         raise UserError(f"{p} is a gan-diagnose checkpoint without the config needed to rebuild G")
     if builder is None:

@@ -169,17 +169,14 @@ RESUME_KEYS = ("generator", "discriminator", "losses", "optimizer", "schedule", 
 
 def check_resumable(run_dir: Path, config: dict) -> None:
     """UserError when resuming ``run_dir`` with a config that trains something else."""
-    import json
-
     from diagnose.atomic import sanitize_json
-    from diagnose.runs import CONFIG
+    from diagnose.runs import CONFIG, read_json_file
 
     path = Path(run_dir) / CONFIG
     if not path.exists():
         return
-    try:
-        old = json.loads(path.read_text())
-    except ValueError:
+    old = read_json_file(path)
+    if old is None:
         return
     new = sanitize_json(config)
     changed = [k for k in RESUME_KEYS if k in old and old.get(k) != new.get(k)]
