@@ -241,7 +241,9 @@ def _from_trainers(ckpt: dict, p: Path, builder):
         raise UserError(f"cannot rebuild the generator of {p} from its config: "
                         f"{type(e).__name__}: {' '.join(str(e).split())[:200]}") from None
     _load_state(module, ckpt["generator"], p, "its config")
-    return module, "trainers-checkpoint", config, ckpt.get("latent_shape")
+    from diagnose.runs import valid_latent_shape
+
+    return module, "trainers-checkpoint", config, valid_latent_shape(ckpt.get("latent_shape"))
 
 
 def _is_state_dict(d) -> bool:

@@ -491,6 +491,13 @@ DATASET_TYPES = {"name": _is_str, "value_range": lambda v: v is None or _finite_
                  "source": _is_str, "shape": lambda v: v is None or _list_of(int)(v)}
 
 
+def valid_latent_shape(v) -> list[int] | None:
+    """``v`` when it is a latent shape (a non-empty list of positive ints), else None."""
+    if isinstance(v, tuple):
+        v = list(v)
+    return v if CONFIG_TYPES["latent_shape"](v) and v is not None else None
+
+
 def clean_config(config, where: str = "config") -> tuple[dict, list[str]]:
     """(config with every known key of the wrong type removed, one note per removed key).
 

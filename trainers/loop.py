@@ -214,7 +214,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
         config["latent_shape"] = list(tr.latent_shape)
         start = 0
         if ckpt_path is not None:
-            start = tr.load(read_checkpoint(ckpt_path, dev))
+            ckpt = read_checkpoint(ckpt_path, dev)
+            try:
+                start = tr.load(ckpt)
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+                from diagnose.errors import UserError
+
+                raise UserError(f"cannot resume from checkpoint {ckpt_path}: it does not hold this "
+                                f"run's state ({type(e).__name__}: {' '.join(str(e).split())[:120]}); "
+                                "delete it to resume from the one before, or pass --overwrite") from None
         total = int(config["steps"])
         mon = Monitor(run_dir, config, resume=ckpt_path is not None, lock=lock,
                       latent_shape=tr.latent_shape,
