@@ -85,7 +85,7 @@ class StageCache:
             value, why = read_entry(p, key)
             if why is None:
                 return value
-            print(f"note: recomputing cache entry {p} ({why})", file=sys.stderr)
+            print(f"note: ignoring unreadable cache entry {p} ({why}); recomputing", file=sys.stderr)
         value = compute()
         try:
             write_entry(p, key, value)
