@@ -97,12 +97,14 @@ def current_umask() -> int:
     return old
 
 
-def remove_stale_temps(folder: str | os.PathLike, min_age_s: float = 0.0) -> int:
+def remove_stale_temps(folder: str | os.PathLike, min_age_s: float = 0.0,
+                       targets: tuple[str, ...] | None = None) -> int:
     """Delete temporary files a killed writer left in ``folder`` (``.NAME.*.tmp``); return how many.
 
     With ``min_age_s`` 0, only call this while no other process writes into ``folder`` (a run
     directory opened by its one writer, under its lock); a folder shared by concurrent writers
-    (the stage cache) passes an age no live write takes.
+    (the stage cache) passes an age no live write takes. ``targets`` restricts the sweep to the
+    temporaries of those file names (a folder that is not ours, such as a checkpoint's).
     """
     import time
 
@@ -114,6 +116,8 @@ def remove_stale_temps(folder: str | os.PathLike, min_age_s: float = 0.0) -> int
     now = time.time()
     for p in entries:
         if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX):
+            if targets is not None and not any(p.name.startswith(f".{t}.") for t in targets):
+                continue
             try:
                 st = p.lstat()
                 if not (st.st_mode & 0o170000 == 0o100000):    # regular files only

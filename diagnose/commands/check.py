@@ -258,6 +258,10 @@ def run(args):
         centres = None
         if loaded.output.kind == "points":
             centres = load_split(dataset, "train", size=10).centres
+        from diagnose.atomic import remove_stale_temps
+
+        # a killed earlier check of this file may have left its temporaries here
+        remove_stale_temps(out, min_age_s=600, targets=(f"{stem}_check_samples.png", f"{stem}_check.json"))
         try:
             grid = save_grid(first if torch.is_tensor(first) else torch.as_tensor(first),
                              out / f"{stem}_check_samples.png", loaded.output.kind, centres)
