@@ -123,7 +123,11 @@ class Monitor:
         self.config = dict(config or {})
         self.config.setdefault("versions", versions())
         self.config.setdefault("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        self.writer.write_config(self.config)
+        try:
+            self.writer.write_config(self.config)
+        except BaseException:       # e.g. a full disk: do not keep the directory locked
+            self.writer.close()
+            raise
         if latent_shape is None and "latent_shape" in self.config:
             latent_shape = self.config["latent_shape"]
         self.latent_shape = tuple(int(s) for s in latent_shape) if latent_shape is not None else None
