@@ -159,6 +159,7 @@ def _load_torchscript(p: Path, device: str):
 
 def _load_exported(p: Path, device: str, trusted: bool = False):
     """An exported program: its module, a static batch size if traced with one, its latent shape."""
+    safety.check_pt2_archive(p, trusted=trusted)    # pickled members would run code while loading
     try:
         ep = torch.export.load(str(p))
     except Exception as e:

@@ -21,7 +21,9 @@ Graph nodes of TorchScript's own structure (``prim::If``, ``prim::Loop``, ``prim
 a custom class) is refused, because its body is not in the graph to check.
 
 Loading a TorchScript archive already runs one piece of code, ``__setstate__``, so an archive that
-defines one is refused before ``torch.jit.load`` is called.
+defines one is refused before ``torch.jit.load`` is called. Loading an exported program unpickles
+its pickled weights and constants with ``weights_only=False``: every pickled member must read with
+torch's weights-only unpickler before ``torch.export.load`` is called.
 
 ``trusted=True`` (the CLI's ``--trust-code``, alias ``--trust-pickle``) skips every check.
 """
@@ -167,6 +169,61 @@ def check_torchscript(module, path, trusted: bool = False) -> None:
 
 
 # ---------------------------------------------------------------------------- exported programs
+def _needs_code(data: bytes) -> str | None:
+    """What a pickled member would import, when it cannot be read without running code."""
+    import io
+    import pickle
+
+    import torch
+
+    try:
+        if data[:4] == b"PK\x03\x04":            # a torch.save archive inside the archive
+            torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        else:                                    # a raw pickle stream
+            from torch._weights_only_unpickler import Unpickler
+
+            Unpickler(io.BytesIO(data), encoding="utf-8").load()
+    except Exception as e:   # noqa: BLE001 - only a refused global matters here
+        msg = str(e)
+        if isinstance(e, pickle.UnpicklingError) or "Weights only load failed" in msg:
+            m = (re.search(r"GLOBAL ([\w.]+)", msg)
+                 or re.search(r"[Uu]nsupported (?:global|class)[:\s]+([\w.]+)", msg))
+            if m:
+                return m.group(1)
+    return None
+
+
+def check_pt2_archive(path, trusted: bool = False) -> None:
+    """Refuse a .pt2 archive that ``torch.export.load`` would unpickle code from.
+
+    ``torch.export.load`` reads pickled weights and constants with ``weights_only=False`` and
+    opaque objects with ``pickle.loads``: a member that names a Python global would run code while
+    the program is loaded, before any operator can be checked. Every pickled member must read
+    with torch's weights-only unpickler; opaque-object members are refused outright.
+    """
+    if trusted:
+        return
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return   # the loader reports a corrupt archive in its own words
+    with z:
+        for info in z.infolist():
+            base = info.filename.rsplit("/", 1)[-1]
+            if base.startswith("opaque_obj"):
+                raise UserError(f"{path} holds a pickled Python object ({info.filename}) that "
+                                f"loading would unpickle with code; {TRUST_HINT}")
+            with z.open(info) as f:
+                head = f.read(4)
+            if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":
+                continue
+            named = _needs_code(z.read(info))
+            if named:
+                raise UserError(f"{path} member {info.filename} is a pickle that needs code to load "
+                                f"(it names {named}), which loading the program would run; "
+                                f"{TRUST_HINT}")
+
+
 def _target_refusal(target) -> tuple[str, str | None]:
     """(name, why refused or None) of a call_function target of an exported graph."""
     import torch

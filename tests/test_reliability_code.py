@@ -231,6 +231,45 @@ def test_exported_from_file_is_refused_and_target_untouched(tmp_path, capsys):
     assert target.read_text().startswith("AAAAAAAA")     # positive control through the alias
 
 
+def _pickled_weight_pt2(tmp_path: Path, marker: Path) -> Path:
+    """A valid exported program whose weight is switched to a pickled member carrying a payload
+    (torch.export.load reads such members with weights_only=False)."""
+    import json
+    import zipfile
+
+    from badinputs import lib as B
+
+    ok = tmp_path / "ok.pt2"
+    torch.export.save(torch.export.export(nn.Linear(8, 2), (torch.randn(4, 8),)), str(ok))
+    payload = B.malicious_checkpoint(tmp_path / "payload.pt", marker).read_bytes()
+    evil = tmp_path / "evil_weights.pt2"
+    with zipfile.ZipFile(ok) as z, zipfile.ZipFile(evil, "w") as out:
+        cfg_name = next(n for n in z.namelist() if n.endswith("model_weights_config.json"))
+        cfg = json.loads(z.read(cfg_name))
+        entry = next(iter(cfg["config"].values()))
+        entry["use_pickle"] = True
+        for info in z.infolist():
+            data = z.read(info.filename)
+            if info.filename == cfg_name:
+                data = json.dumps(cfg).encode()
+            elif info.filename.endswith("/" + entry["path_name"]):
+                data = payload
+            out.writestr(info, data)
+    return evil
+
+
+def test_exported_program_with_a_pickled_payload_is_refused_before_loading(tmp_path):
+    marker = tmp_path / "MARKER"
+    evil = _pickled_weight_pt2(tmp_path, marker)
+    with pytest.raises(UserError, match="needs code to load"):
+        load_generator(evil)
+    assert not marker.exists()
+    assert load_generator(tmp_path / "ok.pt2").form == "exported-program"
+    with pytest.raises(Exception):                    # positive control: torch's loader runs it
+        torch.export.load(str(evil))
+    assert marker.exists()
+
+
 def test_archive_with_setstate_is_refused_before_loading(tmp_path):
     target = _target(tmp_path)
     ck = _script(SetStateG(str(target)), tmp_path / "s.pt")
