@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/diagnose run --exp upsample_vs_convtranspose --quick --out $(RUNS)
+	$(BIN)/diagnose run --exp upsample_vs_convtranspose --quick --overwrite --out $(RUNS)
 
 # Real-browser dashboard tests need Debian's chromium + chromium-driver: installed when missing and
 # we are root with apt-get; otherwise those tests skip with a reason.

@@ -3,7 +3,10 @@
 Every non-JSONL file of a run directory (config, verdict, sample grids, checkpoints, caches) is
 written to a temporary name in the same directory, flushed, fsynced and renamed over the target.
 A full disk raises :class:`diagnose.errors.DiskFullError` naming the target; the previous file
-stays as it was.
+stays as it was. The file gets the mode a plain ``open`` would give it (0666 less the umask), not
+``mkstemp``'s 0600. Writers that hide the OS error (torch's zip writer reports a full disk as
+``RuntimeError: ... unexpected pos``) are given a file object that records the real one, which
+is raised instead.
 """
 from __future__ import annotations
 
@@ -30,17 +33,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
             raise DiskFullError(path, e.errno) from None
         raise
     try:
-        # mkstemp creates 0600; a result file is an ordinary file: 0666 less the umask (0644).
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        os.fchmod(fd, 0o666 & ~current_umask())
+        with os.fdopen(fd, "wb") as raw:
+            f = _Recording(raw)
+            try:
+                write(f)
+                f.flush()
+            except Exception as e:
+                if f.error is not None and f.error is not e:
+                    raise f.error from None     # the real cause behind a writer's own error
+                raise
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
         # A full disk is the user's to fix: one clear line naming the file. The old file at
         # ``path`` (if any) is untouched because the rename never happened.
@@ -50,34 +58,72 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
     return path
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+class _Recording:
+    """A file object that remembers the OSError its ``write`` raised (see the module docstring)."""
+
+    def __init__(self, f):
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, b):
+        try:
+            return self._f.write(b)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self):
+        try:
+            return self._f.flush()
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux), else by setting and restoring it."""
     try:
-        with open("/proc/self/status") as f:
+        with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    mask = os.umask(0o022)     # elsewhere: read it by setting and restoring it at once
-    os.umask(mask)
-    return mask
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> int:
+def remove_stale_temps(folder: str | os.PathLike, min_age_s: float = 0.0,
+                       targets: tuple[str, ...] | None = None) -> int:
     """Delete temporary files a killed writer left in ``folder`` (``.NAME.*.tmp``); return how many.
 
-    Only call this while no other process writes into ``folder`` (a run directory being opened
-    by its one writer).
+    With ``min_age_s`` 0, only call this while no other process writes into ``folder`` (a run
+    directory opened by its one writer, under its lock); a folder shared by concurrent writers
+    (the stage cache) passes an age no live write takes. ``targets`` restricts the sweep to the
+    temporaries of those file names (a folder that is not ours, such as a checkpoint's).
     """
+    import time
+
     n = 0
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return 0
+    now = time.time()
     for p in entries:
-        if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX) and p.is_file():
+        if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX):
+            if targets is not None and not any(p.name.startswith(f".{t}.") for t in targets):
+                continue
             try:
+                st = p.lstat()
+                if not (st.st_mode & 0o170000 == 0o100000):    # regular files only
+                    continue
+                if min_age_s and now - st.st_mtime < min_age_s:
+                    continue
                 p.unlink()
                 n += 1
             except OSError:

@@ -24,6 +24,14 @@ class DiskFullError(UserError, OSError):
         return self.strerror
 
 
+class StepOrderError(UserError, ValueError):
+    """A logged step at or below one already written: steps of a run must increase.
+
+    A UserError (the CLI prints its one line) and a ValueError (what a Python caller expects for
+    a bad argument).
+    """
+
+
 def is_disk_full(e: BaseException) -> bool:
     """True when ``e`` is an OSError saying the disk or the user's quota is full."""
     import errno

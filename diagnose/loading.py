@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import torch
 
+from diagnose import safety
 from diagnose.arch import import_arch
 from diagnose.errors import UserError
 from diagnose.loading_output import LoadedGenerator, OutputInfo, read_output
@@ -44,7 +45,8 @@ def load_generator(path, *, arch: str | None = None, arch_kwargs: dict | str | N
     arch_kwargs:  constructor keyword arguments (dict or JSON text)
     latent_dim:   override of the latent size
     latent_shape: "vector", "conv" or an explicit tuple, overriding what is inferred
-    trust_pickle: allow unpickling code (a whole pickled module); never the default
+    trust_pickle: trust code-bearing files (the CLI's --trust-code): unpickle a whole pickled
+                  module, run TorchScript/exported operators outside tensor maths; never the default
     builder:      config -> nn.Module for trainers checkpoints (default: trainers.build_generator)
     A ready nn.Module may be passed as ``path`` (then it is wrapped as is).
     """
@@ -58,9 +60,11 @@ def load_generator(path, *, arch: str | None = None, arch_kwargs: dict | str | N
     kind = _sniff(p)
     ckpt_shape, config, form, fixed_batch = None, None, None, None
     if kind == "torchscript":
+        safety.check_archive_source(p, trusted=trust_pickle)     # __setstate__ runs while loading
         module, form = _load_torchscript(p, device), "torchscript"
+        safety.check_torchscript(module, p, trusted=trust_pickle)
     elif kind == "exported":
-        module, fixed_batch, ckpt_shape = _load_exported(p, device)
+        module, fixed_batch, ckpt_shape = _load_exported(p, device, trusted=trust_pickle)
         form = "exported-program"
     else:
         obj = _torch_load(p, trust_pickle, arch=arch)
@@ -171,12 +175,14 @@ def _load_torchscript(p: Path, device: str):
         raise UserError(f"cannot load TorchScript archive {p}: {' '.join(str(e).split())[:200]}") from None
 
 
-def _load_exported(p: Path, device: str):
+def _load_exported(p: Path, device: str, trusted: bool = False):
     """An exported program: its module, a static batch size if traced with one, its latent shape."""
+    safety.check_pt2_archive(p, trusted=trusted)    # pickled members would run code while loading
     try:
         ep = torch.export.load(str(p))
     except Exception as e:
         raise UserError(f"cannot load exported program {p}: {' '.join(str(e).split())[:200]}") from None
+    safety.check_exported(ep, p, trusted=trusted)     # tensor maths only, before anything runs
     shapes = []
     user_inputs = set(getattr(ep.graph_signature, "user_inputs", []) or [])
     for node in ep.graph.nodes:
@@ -236,6 +242,10 @@ def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
     if ckpt.get("generator") is None:
         raise UserError(f"{p} has no generator weights (a discriminator-only checkpoint?)")
     config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    if config:   # a key of the wrong type is dropped, so readers can trust types
+        from diagnose.runs import clean_config
+
+        config = clean_config(config, f"{p}'s config")[0]
     record = (ckpt.get("arch") or {}).get("generator")
     if arch:
         if arch_kwargs is None and record and record.get("kwargs") is not None \
@@ -256,8 +266,10 @@ def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
                             "(an older version, or no generator passed to snapshot): pass --arch "
                             "file.py:Class [--arch-kwargs JSON]") from None
     _load_state(module, ckpt["generator"], p, how)
+    from diagnose.runs import valid_latent_shape
+
     return module, "trainers-checkpoint" if how == "its config" else "monitor-checkpoint", \
-        config, ckpt.get("latent_shape")
+        config, valid_latent_shape(ckpt.get("latent_shape"))
 
 
 def _build_trainers(config: dict, p: Path, builder):

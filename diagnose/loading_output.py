@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 
+from diagnose import memory as _memory
 from diagnose.errors import UserError
 
 #: Flat output sizes with a conventional image shape (others: square roots, gray then RGB).
@@ -142,7 +143,9 @@ class LoadedGenerator:
         self.fixed_batch = fixed_batch  # exported programs traced with a static batch size
         self.path = path
         self.has_latent = True          # a SampleSet (files of samples) has none
-        self.output: OutputInfo = read_output(self._raw(self.latents(PROBE_N, seed=12345)))
+        self.memory = None      # diagnose.memory.Plan: a measured small probe sizes every batch
+        probe, self.memory = _memory.plan(self, self.latents(PROBE_N, seed=12345))
+        self.output: OutputInfo = read_output(probe)
 
     # ------------------------------------------------------------------ description
     def describe(self) -> str:
@@ -168,8 +171,11 @@ class LoadedGenerator:
         return torch.randn((int(n), *self.latent_shape), generator=g)
 
     def _call(self, z: torch.Tensor) -> torch.Tensor:
+        from diagnose.guard import user_code
+
         try:
-            return self.module(z)
+            with user_code(f"the generator ({self.form})"):   # time limit, Ctrl+C (diagnose.guard)
+                return self.module(z)
         except UserError:
             raise
         except Exception as e:  # the user's code failed: say so on one line, with a hint
@@ -178,9 +184,16 @@ class LoadedGenerator:
                             f"{tuple(z.shape)} ({self.latent_source or 'latent shape'}): {msg}; "
                             "if the latent is wrong pass --latent-dim N / --latent-shape") from None
 
-    @torch.no_grad()
     def _raw(self, z: torch.Tensor) -> torch.Tensor:
-        """The generator's raw output for ``z``, buffers restored afterwards."""
+        """The generator's raw output for ``z``, in calls no larger than the memory plan allows."""
+        parts = _memory.chunks(z, self.memory.max_batch if self.memory else None)
+        if len(parts) == 1:
+            return self._raw_unplanned(z)
+        return torch.cat([self._raw_unplanned(c) for c in parts])
+
+    @torch.no_grad()
+    def _raw_unplanned(self, z: torch.Tensor) -> torch.Tensor:
+        """The generator's raw output for ``z`` in one call, buffers restored afterwards."""
         z = z.to(self.device)
         saved = _save_buffers(self.module)
         try:
@@ -214,6 +227,8 @@ class LoadedGenerator:
     def sample(self, n: int, batch_size: int = 500, seed: int = 0) -> Iterator[torch.Tensor]:
         """Yield normalized batches for ``n`` latents drawn with ``seed`` (no gradients)."""
         z = self.latents(n, seed)
+        if self.memory is not None:    # never more samples at once than memory allows
+            batch_size = max(1, min(int(batch_size), self.memory.max_batch))
         for i in range(0, int(n), int(batch_size)):
             yield self.generate(z[i:i + batch_size])
 

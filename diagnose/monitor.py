@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from diagnose.monitor_checks import check_step
 from diagnose.runs import FIXED_LATENT, RunWriter
 
 FORMAT = "gan-diagnose/1"
@@ -94,6 +95,8 @@ class Monitor:
     config:        anything JSON-able describing the run; written to config.json at once, with
                    versions and ``started_at`` added
     resume:        keep an existing directory: steps already logged are not written again
+    overwrite:     replace the run already in ``run_dir`` (without either flag, a directory
+                   holding a run is refused); one writer per directory (diagnose.lock)
     latent_shape:  shape of one latent, e.g. (100,) or (64, 1, 1); read from ``config`` or the
                    generator's ``latent_shape``/``latent_dim`` attribute when not given
     n_fixed:       size of the fixed latent batch behind every sample grid
@@ -115,13 +118,15 @@ class Monitor:
     """
 
     def __init__(self, run_dir: str | Path, config: dict | None = None, *, resume: bool = False,
+                 overwrite: bool = False, lock=None,
                  latent_shape: Iterable[int] | None = None, n_fixed: int = 64,
                  value_range: tuple[float, float] = (-1.0, 1.0), kind: str = "image",
                  centres: torch.Tensor | None = None, flush_every: int = 100,
                  keep_last: int | None = None, detectors: bool = False, detect_every: int = 200,
                  stop_on: Iterable[str] = (), fixed_seed: int = 1234, quiet: bool = False,
                  dataset: str | None = None):
-        self.writer = RunWriter(run_dir, resume=resume)
+        self.writer = RunWriter(run_dir, resume=resume, overwrite=overwrite, lock=lock)
+        self._last_step: float = self.writer.metrics.last_key
         self.dir = self.writer.dir
         self.config = dict(config or {})
         self.dataset = dataset
@@ -129,7 +134,11 @@ class Monitor:
             self.config.setdefault("dataset", {"name": str(dataset)})
         self.config.setdefault("versions", versions())
         self.config.setdefault("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        self.writer.write_config(self.config)
+        try:
+            self.writer.write_config(self.config)
+        except BaseException:       # e.g. a full disk: do not keep the directory locked
+            self.writer.close()
+            raise
         if latent_shape is None and "latent_shape" in self.config:
             latent_shape = self.config["latent_shape"]
         self.latent_shape = tuple(int(s) for s in latent_shape) if latent_shape is not None else None
@@ -157,13 +166,21 @@ class Monitor:
 
     # ------------------------------------------------------------------------------ scalars
     def log(self, step: int, **values: Any) -> None:
-        """Record one step's scalars (floats or 0-d tensors, on any device; None = absent)."""
+        """Record one step's scalars (floats or 0-d tensors, on any device; None = absent).
+
+        Steps must increase: a step at or below one already logged raises StepOrderError (a
+        resumed run's replay of steps already in metrics.jsonl is skipped instead).
+        """
+        step = check_step(step, self._last_step, self.writer.metrics.replay_until,
+                          self.writer.metrics.path)
+        if step > self._last_step:
+            self._last_step = step
         vals = {}
         for k, v in values.items():
             if v is None:
                 continue
             vals[k] = v.detach() if isinstance(v, torch.Tensor) else v
-        self._buf.append((int(step), time.time(), vals))
+        self._buf.append((step, time.time(), vals))
         if len(self._buf) >= self.flush_every:
             self.flush()
 

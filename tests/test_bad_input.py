@@ -193,6 +193,24 @@ CASES: list[Case] = [
     Case("validate:only-matches-nothing", lambda t: ["validate", "--only", "zzz-no-such-case"],
          "zzz-no-such-case"),
     Case("validate:absurd-n-samples", lambda t: ["validate", "--n-samples", "999999999"], "--n-samples"),
+    # ------------------------------------------------------------------ issue 15: code, writers, odd content
+    Case("check:torchscript-writes-a-file", lambda t: ["check", str(B.file_writing_torchscript(t)),
+                                                       "--dataset", "ring8"], "aten::from_file"),
+    Case("check:time-limit-zero", _arch("PointG", "--time-limit", "0"), "time limit"),
+    Case("check:checkpoint-config-wrong-types", lambda t: [
+        "check", str(B.odd_trainers_checkpoint(t)), "--n-samples", "100", "--device", "cpu",
+        "--out", str(t / "out"), "--json"], '"verdict"', code=0),
+    *[Case(f"logs:odd-run-{k}", (lambda k: lambda t: ["logs", str(B.odd_run(t, k))])(k), "verdict:",
+           code=0)
+      for k in ("deep-config", "deep-verdict", "deep-line", "bigint-step", "bigint-value",
+                "slash-keys", "config-types", "verdict-types", "metrics-types")],
+    Case("run:out-holds-a-run", lambda t: ["run", "--exp", "mixtures", "--variants", "ring8",
+                                           "--steps", "2", "--no-progress", "--out", str(
+        (B.run_dir(t / "runs" / "mixtures", "ring8", metrics=B.healthy_metrics()) and t / "runs"))],
+         "already holds a run"),
+    Case("run:resume-checkpoint-wrong-types", lambda t: [
+        "run", "--exp", "mixtures", "--variants", "ring8", "--steps", "8", "--resume", "--no-progress",
+        "--device", "cpu", "--out", str(B.odd_resume_checkpoint(t))], ("cannot resume", "checkpoint")),
     # ------------------------------------------------------------------ the parser itself
     Case("cli:unknown-verb", lambda t: ["frobnicate"], "frobnicate"),
 ]
@@ -271,6 +289,9 @@ def test_bad_input(case: Case, tmp_path, capsys, monkeypatch):
         assert any(e in out for e in expects), out[:500]
     if (tmp_path / "MARKER").exists():
         pytest.fail("a pickle payload ran while loading an untrusted file")
+    target = tmp_path / "target.txt"
+    if target.exists() and target.read_text() != "untouched\n":
+        pytest.fail("a model file wrote to a file while being checked")
 
 
 def test_nan_generator_verdict_is_diverged(tmp_path, capsys, monkeypatch):

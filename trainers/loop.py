@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 
 from trainers.config import TrainConfig
-from trainers.loop_support import (Callback, LoopOptions, TrainResult, check_resumable, clean_run_dir,
-                                   grad_norm,
+from trainers.loop_support import (Callback, LoopOptions, TrainResult, acquire_run, check_resumable,
+                                   clean_run_dir, grad_norm,
                                    last_checkpoint, load_data, resolve_config, resolve_device)
 from trainers.losses import adversarial_loss, feature_matching
 from trainers.models import init_weights
@@ -184,12 +184,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
           seed: int = 0, device: str = "auto", data_root: str | None = None, resume: bool = False,
           steps: int | None = None, epochs: float | None = None, dataset=None, extra: dict | None = None,
           evaluate: Callable | None = None, callbacks: tuple[Callback, ...] = (),
-          stop_after: int | None = None, options: LoopOptions = LoopOptions()) -> TrainResult:
+          stop_after: int | None = None, options: LoopOptions = LoopOptions(),
+          overwrite: bool = False) -> TrainResult:
     """Train one variant into ``run_dir``; return where it went, how many steps and how long.
 
     steps/epochs override the config's budget; ``stop_after`` ends the process early as a kill
     would (for resume tests); ``evaluate(step, G) -> dict`` is called at every snapshot and its
-    metrics go to evals.jsonl; ``dataset`` reuses an already loaded Dataset.
+    metrics go to evals.jsonl; ``dataset`` reuses an already loaded Dataset. A ``run_dir`` that
+    already holds a run needs ``resume`` or ``overwrite``; one another writer holds is refused.
     """
     from diagnose.monitor import Monitor
 
@@ -201,21 +203,35 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
     config = resolve_config(cfg, ds, dev, experiment=experiment, variant=variant, seed=seed,
                             steps=steps, epochs=epochs, options=options, extra=extra)
     run_dir = Path(run_dir)
-    ckpt_path = last_checkpoint(run_dir) if resume else None
-    if ckpt_path is None:       # a fresh start: old metrics would otherwise block new steps
-        clean_run_dir(run_dir)
-    else:
-        check_resumable(run_dir, config)
-    tr = Trainer(cfg, config, ds, dev, options, seed)
-    config["latent_shape"] = list(tr.latent_shape)
-    start = 0
-    if ckpt_path is not None:
-        start = tr.load(read_checkpoint(ckpt_path, dev))
-    total = int(config["steps"])
-    mon = Monitor(run_dir, config, resume=ckpt_path is not None, latent_shape=tr.latent_shape,
-                  value_range=cfg.g_output_range or (-1.0, 1.0), kind=ds.kind,
-                  centres=ds.centres.cpu() if ds.centres is not None else None,
-                  flush_every=options.flush_every, quiet=not options.progress)
+    lock = acquire_run(run_dir, resume=resume, overwrite=overwrite)   # before reading or deleting
+    try:
+        ckpt_path = last_checkpoint(run_dir) if resume else None
+        if ckpt_path is None:       # a fresh start: old metrics would otherwise block new steps
+            clean_run_dir(run_dir)
+        else:
+            check_resumable(run_dir, config)
+        tr = Trainer(cfg, config, ds, dev, options, seed)
+        config["latent_shape"] = list(tr.latent_shape)
+        start = 0
+        if ckpt_path is not None:
+            ckpt = read_checkpoint(ckpt_path, dev)
+            try:
+                start = tr.load(ckpt)
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+                from diagnose.errors import UserError
+
+                raise UserError(f"cannot resume from checkpoint {ckpt_path}: it does not hold this "
+                                f"run's state ({type(e).__name__}: {' '.join(str(e).split())[:120]}); "
+                                "delete it to resume from the one before, or pass --overwrite") from None
+        total = int(config["steps"])
+        mon = Monitor(run_dir, config, resume=ckpt_path is not None, lock=lock,
+                      latent_shape=tr.latent_shape,
+                      value_range=cfg.g_output_range or (-1.0, 1.0), kind=ds.kind,
+                      centres=ds.centres.cpu() if ds.centres is not None else None,
+                      flush_every=options.flush_every, quiet=not options.progress)
+    except BaseException:
+        lock.release()
+        raise
     snap_every = max(1, int(config["snapshot_every"]))
     opts = {"g": tr.opt_g, "d": tr.opt_d}
 

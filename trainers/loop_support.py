@@ -1,7 +1,6 @@
 """Pieces the training loop needs around the step: options, device, data, resolved config, hooks."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,15 +137,30 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def clean_run_dir(run_dir: Path) -> None:
-    """Remove a previous run's artefacts (only the names a run writes), for a fresh start."""
-    from diagnose import runs
+    """Remove a previous run's artefacts (only the names a run writes), for a fresh start.
 
-    run_dir = Path(run_dir)
-    for name in (runs.CONFIG, runs.METRICS, runs.EVALS, runs.WARNINGS, runs.VERDICT, runs.FIXED_LATENT):
-        (run_dir / name).unlink(missing_ok=True)
-    for name in (runs.SAMPLES, runs.CHECKPOINTS):
-        if (run_dir / name).is_dir():
-            shutil.rmtree(run_dir / name)
+    The caller holds the directory's writer lock (:func:`acquire_run`)."""
+    from diagnose.runs import remove_run
+
+    remove_run(run_dir)
+
+
+def acquire_run(run_dir: Path, *, resume: bool, overwrite: bool):
+    """The writer lock of ``run_dir`` (a held :class:`diagnose.lock.RunLock`).
+
+    UserError when another writer holds it, or when the directory already holds a run and
+    neither ``resume`` nor ``overwrite`` says what to do with it (nothing is deleted then).
+    """
+    from diagnose.lock import RunLock
+    from diagnose.runs import run_artifacts
+
+    lock = RunLock(run_dir).acquire()
+    found = run_artifacts(run_dir)
+    if found and not (resume or overwrite):
+        lock.release()
+        raise UserError(f"{run_dir} already holds a run ({', '.join(found[:4])}): pass --resume to "
+                        "continue it or --overwrite to replace it")
+    return lock
 
 
 #: config.json entries that must not change when a run is resumed (the budget may).
@@ -155,17 +169,14 @@ RESUME_KEYS = ("generator", "discriminator", "losses", "optimizer", "schedule", 
 
 def check_resumable(run_dir: Path, config: dict) -> None:
     """UserError when resuming ``run_dir`` with a config that trains something else."""
-    import json
-
     from diagnose.atomic import sanitize_json
-    from diagnose.runs import CONFIG
+    from diagnose.runs import CONFIG, read_json_file
 
     path = Path(run_dir) / CONFIG
     if not path.exists():
         return
-    try:
-        old = json.loads(path.read_text())
-    except ValueError:
+    old = read_json_file(path)
+    if old is None:
         return
     new = sanitize_json(config)
     changed = [k for k in RESUME_KEYS if k in old and old.get(k) != new.get(k)]

@@ -55,8 +55,14 @@ def add_parser(sub) -> None:
                    help="feature extractor (default: the dataset's)")
     p.add_argument("--inception-weights", default=None, metavar="PATH",
                    help="weights file for inception-v3 features")
-    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled module "
-                   "(runs code from the file)")
+    p.add_argument("--trust-code", "--trust-pickle", dest="trust_pickle", action="store_true",
+                   help="trust a code-bearing file: unpickle a whole pickled module, and run a "
+                   "TorchScript/exported program's operators that are not tensor maths (file, "
+                   "process, network). Without it a pickle never runs code and a model file runs "
+                   "tensor maths only. --trust-pickle is the same flag")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds one generator call (a batch) may take before it is stopped "
+                   "(default 600, or $GAN_DIAGNOSE_TIME_LIMIT)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--seed", type=int, default=defaults.seed, help="latent seed")
     p.add_argument("--out", default=OUT_DEFAULT, metavar="DIR", help="where to save each input's "
@@ -288,6 +294,10 @@ def run(args):
         except json.JSONDecodeError as e:
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
+    if args.time_limit is not None:
+        from diagnose.guard import set_time_limit
+
+        set_time_limit(args.time_limit)
     out = Path(args.out)
     _writable_out(out)   # before minutes of sampling, not after
     dataset = known_dataset(args.dataset) if args.dataset else None
@@ -367,6 +377,10 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
         centres = None
         if loaded.output.kind == "points" and dataset in ("ring8", "grid25"):
             centres = load_split(dataset, "train", size=10).centres
+        from diagnose.atomic import remove_stale_temps
+
+        # a killed earlier check of this file may have left its temporaries here
+        remove_stale_temps(out, min_age_s=600, targets=(f"{stem}_check_samples.png", f"{stem}_check.json"))
         try:
             grid = save_grid(first if torch.is_tensor(first) else torch.as_tensor(first),
                              out / f"{stem}_check_samples.png", loaded.output.kind, centres)

@@ -1,6 +1,7 @@
 """``diagnose run --exp NAME``: train an experiment's variants and print their final numbers.
 
-Each variant goes to <out>/<experiment>/<variant>/. The table shows, per variant, the mean of the
+Each variant goes to <out>/<experiment>/<variant>/ (a directory that already holds a run needs
+--resume or --overwrite; one that another writer holds is refused). The table shows, per variant, the mean of the
 last 10% of logged steps of d_loss, g_loss, d_real, d_fake, the steps done, the wall time, and
 the verdict read from verdict.json when the analysis layer wrote one ("-" otherwise).
 """
@@ -25,6 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", default=None, help="where full datasets live (MNIST, CelebA)")
     p.add_argument("--out", default="runs", help="runs root (default runs/)")
     p.add_argument("--resume", action="store_true", help="continue each variant from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a variant's existing run directory (without --resume or "
+                   "--overwrite, a directory that already holds a run is refused)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA, or a CPU with bf16 support; changes numerics)")
@@ -153,7 +157,8 @@ def run(args):
                               ("cpu" if args.device == "auto" else args.device))
         res = train(cfg, run_dir, experiment=exp.name, variant=v.name, seed=args.seed, device=args.device,
                     data_root=args.data_root, resume=args.resume, steps=args.steps, epochs=args.epochs,
-                    dataset=ds, extra=extra, evaluate=evaluate, options=options)
+                    dataset=ds, extra=extra, evaluate=evaluate, options=options,
+                    overwrite=args.overwrite)
         print(f"{exp.name}/{v.name}: {res.steps} steps in {res.seconds:.1f} s on {res.device} -> {run_dir}",
               file=sys.stderr)
         if not args.no_verdict:

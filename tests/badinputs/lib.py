@@ -206,3 +206,110 @@ def tensorboard_without_scalars(tmp: Path) -> Path:
     w.add_text("note", "no numbers here", 0)
     w.close()
     return d
+
+
+# ------------------------------------------------------------------ issue 15: odd but valid content
+def odd_run(tmp: Path, kind: str) -> Path:
+    """A run directory whose files are valid JSON but odd: nested 100,000 deep, a 400-digit step,
+    metric keys that are not identifiers, every known key of the wrong type."""
+    import json
+
+    good = healthy_metrics()
+    deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    files = {
+        "deep-config": {"config.json": deep, "metrics.jsonl": good},
+        "deep-verdict": {"config.json": "{}", "verdict.json": "[" * 100_000 + "]" * 100_000,
+                         "metrics.jsonl": good},
+        "deep-line": {"metrics.jsonl": good + '{"step": 61, "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"},
+        "bigint-step": {"metrics.jsonl": good + '{"step": ' + "9" * 400 + ', "d_loss": 1.0}\n'},
+        "bigint-value": {"metrics.jsonl": good + '{"step": 61, "d_loss": ' + "9" * 400 + "}\n"},
+        "slash-keys": {"metrics.jsonl": good.replace('"d_loss"', '"loss/D_real"')
+                       .replace('"g_loss"', '"loss/G"')},
+        "config-types": {"config.json": json.dumps({"experiment": 5, "variant": ["a"], "dataset": 7,
+                                                    "latent_shape": "x", "value_range": "abc",
+                                                    "steps": "many", "generator": 3}),
+                         "metrics.jsonl": good},
+        "verdict-types": {"config.json": "{}", "metrics.jsonl": good, "verdict.json": json.dumps(
+            {"verdict": "healthy", "flags": [1, {"code": 2}, {"code": "diverged", "steps": "x",
+                                                              "evidence": 5}],
+             "confidence": "high", "metrics": []})},
+        "metrics-types": {"metrics.jsonl": good + "".join(json.dumps(r) + "\n" for r in (
+            {"step": "61", "d_loss": "x"}, {"step": 62, "d_loss": [1, 2], "g_loss": {"a": 1}},
+            {"step": 63.5, "d_loss": True}, {"step": None}, {"step": 64, "d_loss": None}))},
+    }[kind]
+    d = tmp / f"odd_{kind}"
+    d.mkdir(parents=True)
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return d
+
+
+def odd_trainers_checkpoint(tmp: Path) -> Path:
+    """A gan-diagnose checkpoint of the ring8 generator whose config and latent_shape have wrong types."""
+    import torch
+
+    from trainers.build import build_generator, model_specs
+    from trainers.experiments import get_experiment
+
+    g, d = model_specs(get_experiment("mixtures").variants["ring8"].config)
+    G = build_generator({"generator": g})
+    ck = {"format": "gan-diagnose/1", "step": 3, "latent_shape": "not a shape",
+          "config": {"generator": g, "discriminator": 5, "latent_shape": {"a": 1},
+                     "dataset": {"name": "ring8", "value_range": "abc"}, "value_range": [1, "x"]},
+          "generator": G.state_dict()}
+    p = tmp / "odd.pt"
+    torch.save(ck, p)
+    return p
+
+
+def odd_resume_checkpoint(tmp: Path) -> Path:
+    """A runs root whose mixtures/ring8 checkpoint loads (weights only) but holds the wrong things."""
+    import torch
+
+    ck = tmp / "runs" / "mixtures" / "ring8" / "checkpoints" / "step_0000005.pt"
+    ck.parent.mkdir(parents=True)
+    (ck.parent.parent / "metrics.jsonl").write_text(healthy_metrics(5))
+    torch.save({"format": "gan-diagnose/1", "generator": {"w": torch.zeros(2)}, "discriminator": 3,
+                "optimizers": "none", "step": "five", "loop": [1]}, ck)
+    return tmp / "runs"
+
+
+TORCHSCRIPT_WRITER = '''
+import torch
+import torch.nn as nn
+
+
+class FromFileG(nn.Module):
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, z):
+        t = torch.from_file(self.path, shared=True, size=8, dtype=torch.uint8)
+        t.copy_(torch.full((8,), 65, dtype=torch.uint8))
+        return self.fc(z) + t[:1].float() * 0
+'''
+
+
+def file_writing_torchscript(tmp: Path) -> Path:
+    """A TorchScript generator whose forward overwrites the first bytes of ``tmp/target.txt``
+    (created here with "untouched"; the corpus test fails if that content changes)."""
+    import importlib.util
+    import warnings
+
+    import torch
+
+    src = tmp / "ts_writer.py"
+    src.write_text(TORCHSCRIPT_WRITER)
+    spec = importlib.util.spec_from_file_location("ts_writer", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    target = tmp / "target.txt"
+    target.write_text("untouched\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sm = torch.jit.script(mod.FromFileG(str(target)))
+    p = tmp / "writer.pt"
+    sm.save(str(p))
+    return p
