@@ -319,6 +319,9 @@ def rebuild(rec: dict, what: str = "generator") -> torch.nn.Module:
             raise UserError(f"the {what} class {modname}.{qual} recorded in the checkpoint is not "
                             f"importable here and its file {f} is gone: pass --arch file.py:{name}")
         p = Path(f)
+        # the checkpoint names this file: say so, since its definitions run to rebuild the class
+        print(f"rebuilding the {what} from {p} (recorded by Monitor; its definitions run, never "
+              "its __main__ block)", file=sys.stderr)
         src = p.read_text() if modname != "__main__" else definitions_only(p.read_text())
         cls = _class_in(_exec_file(p, name, source=src), str(p), qual)
     return construct(cls, dict(rec["kwargs"]), f"{modname}.{qual}")
