@@ -143,14 +143,18 @@ class Monitor:
             self._live = LiveDetectors(self, every=detect_every, stop_on=self.stop_on)
 
     # ------------------------------------------------------------------------------ scalars
-    def log(self, step: int, **values: Any) -> None:
-        """Record one step's scalars (floats or 0-d tensors, on any device; None = absent)."""
+    def log(self, step: int, wall_time: float | None = None, **values: Any) -> None:
+        """Record one step's scalars (floats or 0-d tensors, on any device; None = absent).
+
+        wall_time: when the step happened, for values logged later than their step (a
+        data-parallel run averages a flush's steps across ranks first); default now.
+        """
         vals = {}
         for k, v in values.items():
             if v is None:
                 continue
             vals[k] = v.detach() if isinstance(v, torch.Tensor) else v
-        self._buf.append((int(step), time.time(), vals))
+        self._buf.append((int(step), time.time() if wall_time is None else float(wall_time), vals))
         if len(self._buf) >= self.flush_every:
             self.flush()
 
