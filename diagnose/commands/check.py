@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="latent seed")
     p.add_argument("--out", default=None, metavar="DIR", help="where to save the sample grid and "
                    "check.json (default: next to the checkpoint)")
+    from diagnose.distributed_check import add_flags
+
+    add_flags(p)   # --nproc: sampling + features sharded over torchrun ranks
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -203,6 +206,8 @@ def run(args):
     from diagnose.errors import UserError
     from diagnose.loading import load_generator
 
+    from diagnose import distributed_check as scale
+
     n = args.n_samples
     if n <= 0 or n > MAX_SAMPLES:
         raise UserError(f"--n-samples must be between 1 and {MAX_SAMPLES:,}, got {n}")
@@ -215,6 +220,8 @@ def run(args):
         except json.JSONDecodeError as e:
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
+    if (launched := scale.launch(args)) is not None:    # --nproc N: this check as N ranks
+        return launched
     if args.out:
         _writable_out(Path(args.out))   # before minutes of sampling, not after
     if args.dataset:
@@ -231,8 +238,11 @@ def run(args):
     print(f"loaded {args.checkpoint}: {loaded.describe()}", file=sys.stderr)
     dataset = _known_dataset(_dataset_name(args.dataset, loaded.config))
     ext_kw = {"inception_weights": args.inception_weights} if args.inception_weights else None
+    loaded, extractor, main = scale.prepare(args, loaded, dataset, device, ext_kw)   # under torchrun
+    if not main:                 # a rank other than 0: its share of samples and features is sent
+        return Result(data=None, text="")
     verdict, first = check_generator(
-        loaded, dataset, features=args.features, n_samples=n, data_root=args.data_root,
+        loaded, dataset, features=args.features, n_samples=n, data_root=args.data_root, extractor=extractor,
         seed=args.seed, device=device, progress=True,
         value_range=_data_range(args.data_range, loaded.config), subject=str(args.checkpoint),
         extractor_kwargs=ext_kw, return_samples=True)
