@@ -82,10 +82,19 @@ def init(device: str = "auto", backend: str | None = None) -> torch.device:
     else:
         dev = torch.device("cpu")
     if not dist.is_initialized():
+        import atexit
+
         backend = backend or ("nccl" if cuda else "gloo")
         dist.init_process_group(backend, timeout=TIMEOUT,
                                 **({"device_id": dev} if backend == "nccl" else {}))
+        atexit.register(_leave)
     return dev
+
+
+def _leave() -> None:
+    """Leave the process group at exit (a local call: ranks finish at different times)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def backend() -> str | None:

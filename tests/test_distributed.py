@@ -2,7 +2,8 @@
 2 gloo ranks (CPU; no GPU needed).
 
 - A DDP run gives the one-process metrics.jsonl (float tolerance) for models without BatchNorm,
-  with the adversarial and the feature-matching G loss (whose batch means must be global).
+  with the adversarial and the feature-matching G loss (whose batch means must be global) and
+  with minibatch discrimination (which must compare with the global batch).
 - BatchNorm: ``sync`` reproduces one process's statistics; ``local`` (each rank's shard) does not,
   which is why it is a recorded option and not the default.
 - A 2-rank run cut off and resumed equals the uninterrupted 2-rank run bit for bit (dropout masks
@@ -44,7 +45,7 @@ def _max_diff(a: list[dict], b: list[dict]) -> float:
     return worst
 
 
-@pytest.mark.parametrize("variant", ["baseline", "feature_matching"])
+@pytest.mark.parametrize("variant", ["baseline", "feature_matching", "minibatch_disc"])
 def test_ddp_run_logs_the_one_process_metrics(tmp_path, variant):
     changes = {**SMALL, **NO_DROPOUT}
     train_target(str(tmp_path / "one"), "mlp_lr_imbalance", variant, changes)

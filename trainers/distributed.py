@@ -22,6 +22,10 @@ BatchNorm (``LoopOptions.batchnorm``, ``--batchnorm``; recorded in config.json u
 - ``local``: each rank normalises with its own batch / N samples (no communication; noisier
   statistics from smaller batches: a different experiment, recorded as such).
 
+Other layers that look across samples keep the one-process meaning too: minibatch
+discrimination compares each sample with the whole global batch (a differentiable all_gather),
+and feature matching matches the global batch means.
+
 Resume: the checkpoint (rank 0 writes it) holds each rank's torch (and CUDA) RNG state besides the
 shared loop state; rank 0 reads it and broadcasts its bytes, so no rank needs rank 0's disk.
 """
@@ -45,6 +49,7 @@ from diagnose import distributed as dd
 from diagnose.errors import UserError
 from trainers.config import TrainConfig
 from trainers.loop import Trainer, _Nets, read_checkpoint
+from trainers.losses import MinibatchDiscrimination
 from trainers.loop_support import (Callback, LoopOptions, TrainResult, check_resumable, clean_run_dir,
                                    last_checkpoint, load_data, resolve_config)
 
@@ -54,8 +59,11 @@ _SWEEP = {"on": False}
 
 def data_parallel() -> bool:
     """True when :func:`trainers.loop.train` should train data-parallel: this process is a rank of
-    a job of more than one, and the job is not a ``--parallel`` sweep (one variant per rank)."""
-    return dd.active() and not _SWEEP["on"]
+    a job of more than one (torchrun started it, or its process group is up), and the job is not a
+    ``--parallel`` sweep (one variant per rank)."""
+    if _SWEEP["on"]:
+        return False
+    return dd.active() or (dd.launched() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
 
 
 def set_sweep(on: bool = True) -> None:
@@ -132,6 +140,33 @@ def has_batchnorm(*modules: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for mod in modules for m in mod.modules())
 
 
+class GlobalMinibatchDiscrimination(MinibatchDiscrimination):
+    """Minibatch discrimination against the global batch: each sample is compared with every
+    rank's samples (one differentiable all_gather of the kernels), as in one process."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not dd.active():
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_gather
+
+        m = (x @ self.T).view(-1, self.out_features, self.kernel_dims)        # (n, B, C) mine
+        every = torch.cat(all_gather(m))                                       # (N, B, C) global
+        l1 = (every.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)               # (n, N, B)
+        o = torch.exp(-l1).sum(1) - 1.0                                       # drop j == i (exp 0)
+        return torch.cat([x, o], 1)
+
+
+def global_minibatch_layers(module: nn.Module) -> int:
+    """Make every minibatch-discrimination layer of ``module`` compare with the global batch;
+    returns how many there were."""
+    n = 0
+    for m in module.modules():
+        if type(m) is MinibatchDiscrimination:
+            m.__class__ = GlobalMinibatchDiscrimination
+            n += 1
+    return n
+
+
 def _global_feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
     """Feature matching on the global batch means (the loss is not linear in them, so the mean of
     the ranks' local losses would be another objective)."""
@@ -161,6 +196,7 @@ class DDPTrainer(Trainer):
             raise UserError(f"unknown batchnorm mode {bn!r} ({', '.join(BATCHNORM_MODES)})")
         if bn == "sync":
             G, D = sync_batchnorm(G, device), sync_batchnorm(D, device)
+        self.global_minibatch = global_minibatch_layers(D)
         if self.rank:   # dropout masks: rank 0 keeps the one-process stream, the others their own
             torch.manual_seed((seed + 1) * 1_000_003 + self.rank)
         ids = [device.index] if device.type == "cuda" else None
@@ -261,6 +297,8 @@ def train_ddp(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custo
         "batchnorm": options.batchnorm if has_batchnorm(tr.nets.G, tr.nets.D) else "none (no BatchNorm layers)",
         "noise": "global batch drawn on every rank from the seeded generators, each rank keeps its shard",
     }
+    if tr.global_minibatch:
+        config["distributed"]["minibatch_discrimination"] = "against the global batch (all_gather)"
     start, resuming = 0, blob is not None
     if resuming:
         start = tr.load(torch.load(io.BytesIO(blob), map_location=dev, weights_only=True))
