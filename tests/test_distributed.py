@@ -53,7 +53,8 @@ def _max_diff(a: list[dict], b: list[dict], keys=("d_loss", "g_loss", "d_real", 
     return worst
 
 
-@pytest.mark.parametrize("variant", ["baseline", "feature_matching", "minibatch_disc"])
+@pytest.mark.parametrize("variant", ["baseline", pytest.param("feature_matching", marks=pytest.mark.slow),
+                                     pytest.param("minibatch_disc", marks=pytest.mark.slow)])
 def test_ddp_run_logs_the_one_process_metrics(tmp_path, variant):
     changes = {**SMALL, **NO_DROPOUT}
     train_target(str(tmp_path / "one"), "mlp_lr_imbalance", variant, changes)
@@ -72,6 +73,7 @@ def test_ddp_run_logs_the_one_process_metrics(tmp_path, variant):
     assert not torch.equal(ck["ranks"][0]["torch_rng"], ck["ranks"][1]["torch_rng"])
 
 
+@pytest.mark.slow
 def test_sync_batchnorm_keeps_one_process_statistics_and_local_does_not(tmp_path):
     # report 003's c1: BatchNorm in G and D, D sees a real batch and a fake batch separately
     changes = {"batch_size": 16, "steps": 4, "epochs": None, "snapshot_every": 4}
@@ -151,3 +153,18 @@ def test_local_batchnorm_runs_a_synced_model_alone_and_restores_it():
     assert isinstance(net[1], GlooSyncBatchNorm)
     assert torch.allclose(net[1].running_mean, ref[1].running_mean)
     assert math.isclose(float(net[1].running_var.sum()), float(ref[1].running_var.sum()), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["--nproc", "3"], "does not split into 3 equal shards"),       # mixtures' batch is 512
+    (["--nproc", "0"], "at least 1"),
+    (["--nproc", "2", "--parallel", "2"], "do not combine"),
+])
+def test_scale_flags_refuse_bad_values_in_one_line_before_starting_anything(tmp_path, capsys, argv, says):
+    from diagnose.cli import main
+
+    assert main(["run", "--exp", "mixtures", "--variants", "ring8", "--steps", "2", "--device", "cpu",
+                 "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
+    assert not any(tmp_path.iterdir())                               # no process started, nothing written
