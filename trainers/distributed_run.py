@@ -1,5 +1,6 @@
 """``diagnose run`` on several processes: ``--nproc N`` (one variant data-parallel on N ranks) and
-``--parallel K`` (K variants at once, one process each), both started by torch.distributed's
+``--parallel K`` (K variants at once, one process each; the flags are in diagnose.commands.run),
+both started by torch.distributed's
 launcher; and the same command started by a user's own ``torchrun ... -m diagnose run``.
 
 Outside a job, :func:`start` checks the arguments (one ``error:`` line before any process starts)
@@ -12,24 +13,6 @@ from __future__ import annotations
 import os
 
 from diagnose.errors import UserError
-
-SCALE_HELP = {
-    "nproc": "train each variant data-parallel on N processes of this machine, started through "
-             "torchrun (one per GPU with --device cuda; on a CPU the cores are split); the global "
-             "batch stays the documented batch",
-    "parallel": "train K variants at once, one process each (one per GPU with --device cuda; on a "
-                "CPU the cores are split)",
-    "batchnorm": "data-parallel runs: BatchNorm statistics over the global batch as one process "
-                 "computes them (sync, default) or over each rank's shard (local)",
-}
-
-
-def add_flags(p) -> None:
-    """The run command's --nproc, --parallel and --batchnorm flags."""
-    p.add_argument("--nproc", type=int, default=1, metavar="N", help=SCALE_HELP["nproc"])
-    p.add_argument("--parallel", type=int, default=1, metavar="K", help=SCALE_HELP["parallel"])
-    p.add_argument("--batchnorm", choices=("sync", "local"), default="sync", help=SCALE_HELP["batchnorm"])
-
 
 def start(args, variants):
     """Before training: relaunch as a job (returns the launcher's Result) or join one (None)."""

@@ -37,9 +37,15 @@ def add_parser(sub) -> None:
                    help="skip the per-variant verdict (dynamics + a sample check of the last checkpoint)")
     p.add_argument("--check-samples", type=int, default=1000, metavar="N",
                    help="samples drawn from each variant's last checkpoint for its verdict (default 1000)")
-    from trainers.distributed_run import add_flags
-
-    add_flags(p)   # --nproc, --parallel, --batchnorm (torchrun; see trainers.distributed_run)
+    # Scale out through torchrun (trainers.distributed_run): one variant on N ranks, K variants at once.
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help="train each variant data-parallel on "
+                   "N processes of this machine (torchrun; one per GPU with --device cuda, else CPU "
+                   "processes splitting the cores); the global batch stays the documented batch")
+    p.add_argument("--parallel", type=int, default=1, metavar="K", help="train K variants at once, one "
+                   "process each (one per GPU with --device cuda; on a CPU the cores are split)")
+    p.add_argument("--batchnorm", choices=("sync", "local"), default="sync", help="data-parallel runs: "
+                   "BatchNorm statistics over the global batch as one process computes them (sync, "
+                   "default) or over each rank's shard (local); recorded in config.json")
     add_json_flag(p)
     p.set_defaults(func=run)
 
