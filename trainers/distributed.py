@@ -43,7 +43,6 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 
 from diagnose import distributed as dd
 from diagnose.errors import UserError
