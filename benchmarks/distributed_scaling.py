@@ -7,7 +7,8 @@ NCCL on GPUs), through the trainers' loop (Monitor, snapshots and checkpoints in
 Each configuration is a real :func:`trainers.train` of ``--steps`` steps with the variant's
 documented batch (the global batch: each of N ranks takes batch / N). The rate is measured from
 step 20 to the last step (so process start-up, rendezvous and data loading are not counted),
-as steps per second of the whole job; "1 process" gets the N ranks' threads in one process.
+as steps per second of the whole job. One process runs twice: with 1 thread, and with the N
+ranks' threads together (on a CPU other jobs already fill, its threads wait on each other).
 The N-process job is started by torch.distributed's elastic launcher (what torchrun runs).
 The configurations alternate in rounds, so a CPU shared with other work slows them alike.
 """
@@ -91,17 +92,21 @@ def main(argv=None) -> int:
         load = "load unknown"
     print(f"{a.exp}/{a.variant}: global batch {batch}, {a.steps} steps ({WARMUP} warm-up), {name}, {load}",
           file=sys.stderr)
-    rows = {"1 process": [], f"{a.nproc} processes": []}
+    threads_1 = per_rank * a.nproc if dev == "cpu" else 1
+    one1, oneN, many = ("1 process x 1 thread", f"1 process x {threads_1} threads",
+                        f"{a.nproc} processes x {per_rank} thread(s)")
+    rows = {one1: [], oneN: [], many: []} if threads_1 > 1 else {one1: [], many: []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.rounds):
-            rows["1 process"].append(_job(a.exp, a.variant, a.steps, dev, f"{tmp}/one{r}", per_rank * a.nproc
-                                          if dev == "cpu" else 1))
-            rows[f"{a.nproc} processes"].append(multi(a.nproc, a.exp, a.variant, a.steps, dev, f"{tmp}/n{r}",
-                                                      per_rank))
-    base = max(rows["1 process"])
-    print(f"{'configuration':<16}{'steps/s (best)':>16}{'speed-up':>10}")
+            rows[one1].append(_job(a.exp, a.variant, a.steps, dev, f"{tmp}/one{r}", 1))
+            if oneN in rows:
+                rows[oneN].append(_job(a.exp, a.variant, a.steps, dev, f"{tmp}/oneN{r}", threads_1))
+            rows[many].append(multi(a.nproc, a.exp, a.variant, a.steps, dev, f"{tmp}/n{r}", per_rank))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rows.items()), file=sys.stderr)
+    base = max(rows[one1])
+    print(f"{'configuration':<30}{'steps/s (best)':>16}{'speed-up':>10}")
     for k, v in rows.items():
-        print(f"{k:<16}{max(v):>16.2f}{max(v) / base:>10.2f}")
+        print(f"{k:<30}{max(v):>16.2f}{max(v) / base:>10.2f}")
     return 0
 
 
