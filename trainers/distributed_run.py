@@ -1,7 +1,7 @@
 """``diagnose run`` on several processes: ``--nproc N`` (one variant data-parallel on N ranks) and
 ``--parallel K`` (K variants at once, one process each; the flags are in diagnose.commands.run),
-both started by torch.distributed's
-launcher; and the same command started by a user's own ``torchrun ... -m diagnose run``.
+both started by torch.distributed's launcher; and the same command started by a user's own
+``torchrun ... -m diagnose run``.
 
 Outside a job, :func:`start` checks the arguments (one ``error:`` line before any process starts)
 and relaunches the command as N or K ranks. Inside a job it joins the process group; the run
