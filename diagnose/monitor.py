@@ -165,11 +165,13 @@ class Monitor:
             self._live = LiveDetectors(self, every=detect_every, stop_on=self.stop_on)
 
     # ------------------------------------------------------------------------------ scalars
-    def log(self, step: int, **values: Any) -> None:
+    def log(self, step: int, wall_time: float | None = None, **values: Any) -> None:
         """Record one step's scalars (floats or 0-d tensors, on any device; None = absent).
 
         Steps must increase: a step at or below one already logged raises StepOrderError (a
         resumed run's replay of steps already in metrics.jsonl is skipped instead).
+        wall_time: when the step happened, for values logged later than their step (a
+        data-parallel run averages a flush's steps across ranks first); default now.
         """
         step = check_step(step, self._last_step, self.writer.metrics.replay_until,
                           self.writer.metrics.path)
@@ -180,7 +182,7 @@ class Monitor:
             if v is None:
                 continue
             vals[k] = v.detach() if isinstance(v, torch.Tensor) else v
-        self._buf.append((step, time.time(), vals))
+        self._buf.append((step, time.time() if wall_time is None else float(wall_time), vals))
         if len(self._buf) >= self.flush_every:
             self.flush()
 

@@ -9,6 +9,7 @@ the noise generator and the global RNG, so ``resume=True`` repeats an uninterrup
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Trainer:
                                               weight_decay=cfg.weight_decay)
         self.opt_g, self.opt_d = adam(G, cfg.lr_g), adam(D, cfg.lr_d)
         self.loss = adversarial_loss(cfg.loss)
+        self.fm_loss = feature_matching   # batch means: the data-parallel trainer's are global
         self.schedule = DEveryN(cfg.d_every)
         self.augment = augment(cfg.augment)
         self.latent_shape = tuple(G.latent_shape)
@@ -80,6 +82,18 @@ class Trainer:
         self.pos += self.batch
         return idx
 
+    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's real batch (augmented) and latents; a data-parallel trainer takes its shard."""
+        idx = self._next_indices()
+        real = self.augment(self.data.get(idx), self.cfg.value_range, self.noise_gen)
+        z = torch.randn((self.batch, *self.latent_shape), generator=self.noise_gen, device=self.device)
+        return real, z
+
+    def d_no_sync(self):
+        """Context of the G step's D passes: a no-op here; the data-parallel trainer skips the
+        all-reduce of D's gradients from the G loss (they are discarded before D's next update)."""
+        return contextlib.nullcontext()
+
     def _d(self, real: torch.Tensor, fake: torch.Tensor, features: bool):
         """D on real and fake: two batches, or one joint batch so BatchNorm sees both."""
         D = self.nets.d_fwd
@@ -98,9 +112,7 @@ class Trainer:
     def step(self, step: int) -> dict:
         """One D update (when the schedule says so) and one G update; returns 0-d tensors to log."""
         cfg, nets = self.cfg, self.nets
-        idx = self._next_indices()
-        real = self.augment(self.data.get(idx), self.cfg.value_range, self.noise_gen)
-        z = torch.randn((self.batch, *self.latent_shape), generator=self.noise_gen, device=self.device)
+        real, z = self._inputs()
         with self.amp:
             fake = nets.g_fwd(z)
         fake = fake.float()
@@ -117,12 +129,13 @@ class Trainer:
             gn_d = grad_norm(nets.D)
             self.opt_d.step()
         # G step: non-saturating BCE (or feature matching) through the just-updated D.
-        if fm or cfg.joint_batch:    # real features (FM) or shared BatchNorm statistics (joint)
-            _, g_out_f, f_r, f_f = self._d(real, fake, features=fm)
-        else:                        # the common case: only D(G(z)) is needed
-            with self.amp:
-                g_out_f = nets.d_fwd(fake).float()
-        g_loss = feature_matching(f_r, f_f) if fm else self.loss.real(g_out_f)
+        with self.d_no_sync():
+            if fm or cfg.joint_batch:    # real features (FM) or shared BatchNorm statistics (joint)
+                _, g_out_f, f_r, f_f = self._d(real, fake, features=fm)
+            else:                        # the common case: only D(G(z)) is needed
+                with self.amp:
+                    g_out_f = nets.d_fwd(fake).float()
+        g_loss = self.fm_loss(f_r, f_f) if fm else self.loss.real(g_out_f)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         gn_g = grad_norm(nets.G)
@@ -194,7 +207,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
     already holds a run needs ``resume`` or ``overwrite``; one another writer holds is refused.
     """
     from diagnose.monitor import Monitor
+    from trainers.distributed import data_parallel
 
+    if data_parallel():   # under torchrun: this variant over every rank (DDP); see trainers.distributed
+        from trainers.distributed import train_ddp
+
+        return train_ddp(cfg, run_dir, experiment=experiment, variant=variant, seed=seed, device=device,
+                         data_root=data_root, resume=resume, steps=steps, epochs=epochs, dataset=dataset,
+                         extra=extra, evaluate=evaluate, callbacks=callbacks, stop_after=stop_after,
+                         options=options, overwrite=overwrite)
     t0 = time.time()
     dev = resolve_device(device)
     if dev.type == "cuda":

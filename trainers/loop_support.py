@@ -23,6 +23,8 @@ class LoopOptions:
     progress: bool = True      # tqdm bar on stderr
     flush_every: int = 100     # Monitor: logged steps per batched conversion + write
     postfix_every: int = 50    # steps between progress-bar loss updates (each costs one sync)
+    batchnorm: str = "sync"    # data-parallel runs only: "sync" = BatchNorm statistics over the global
+                               # batch (what one process computes), "local" = over each rank's shard
 
 
 @dataclass

@@ -69,6 +69,9 @@ def add_parser(sub) -> None:
                    f"sample grid and <name>_check.json (default: ./{OUT_DEFAULT}/; never beside "
                    "the input unless you name its folder)")
     p.add_argument("--fail-on", default=None, metavar="CODES|fail|warn", help=FAIL_ON_HELP)
+    from diagnose.distributed_check import add_flags
+
+    add_flags(p)   # --nproc: sampling + features sharded over torchrun ranks
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -281,6 +284,8 @@ def run(args):
     from diagnose.commands import Result
     from diagnose.errors import UserError
 
+    from diagnose import distributed_check as scale
+
     n = args.n_samples
     if n <= 0 or n > MAX_SAMPLES:
         raise UserError(f"--n-samples must be between 1 and {MAX_SAMPLES:,}, got {n}")
@@ -298,6 +303,8 @@ def run(args):
         from diagnose.guard import set_time_limit
 
         set_time_limit(args.time_limit)
+    if (launched := scale.launch(args)) is not None:    # --nproc N: this check as N ranks
+        return launched
     out = Path(args.out)
     _writable_out(out)   # before minutes of sampling, not after
     dataset = known_dataset(args.dataset) if args.dataset else None
@@ -318,6 +325,8 @@ def run(args):
                       file=sys.stderr)
             dataset = known_dataset(dataset)
         v, grid = _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw)
+        if v is None:            # a rank other than 0 of a --nproc job: rank 0 prints the result
+            return Result(data=None, text="")
         if why:
             v["dataset_inferred"] = why
         verdicts.append(v)
@@ -363,6 +372,11 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
     from diagnose.analysis.reference import load_split
     from diagnose.atomic import atomic_write_json
 
+    from diagnose import distributed_check as scale
+
+    loaded, extractor, main = scale.prepare(args, loaded, dataset, device, ext_kw)   # under torchrun
+    if not main:                 # a rank other than 0: its share of samples and features is sent
+        return None, None
     D = None
     if loaded.has_latent and loaded.path and probe_applicable(loaded.config):
         from diagnose.loading import load_discriminator
@@ -371,7 +385,7 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
     judged = judge_generator(
         loaded, cfg, dataset=dataset, discriminator=D, data_root=args.data_root, device=device,
         progress=True, value_range=_data_range(args.data_range, loaded.config),
-        subject=str(text), extractor_kwargs=ext_kw)
+        subject=str(text), extractor_kwargs=ext_kw, extractor=extractor)
     verdict, first, grid = judged.verdict, judged.samples, None
     if first is not None:
         centres = None

@@ -44,6 +44,15 @@ def add_parser(sub) -> None:
     n_check = PROTOCOLS["run"].n_samples
     p.add_argument("--check-samples", type=int, default=n_check, metavar="N",
                    help=f"samples drawn from each variant's last checkpoint for its verdict (default {n_check})")
+    # Scale out through torchrun (trainers.distributed_run): one variant on N ranks, K variants at once.
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help="train each variant data-parallel on "
+                   "N processes of this machine (torchrun; one per GPU with --device cuda, else CPU "
+                   "processes splitting the cores); the global batch stays the documented batch")
+    p.add_argument("--parallel", type=int, default=1, metavar="K", help="train K variants at once, one "
+                   "process each (one per GPU with --device cuda; on a CPU the cores are split)")
+    p.add_argument("--batchnorm", choices=("sync", "local"), default="sync", help="data-parallel runs: "
+                   "BatchNorm statistics over the global batch as one process computes them (sync, "
+                   "default) or over each rank's shard (local); recorded in config.json")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -133,11 +142,18 @@ def run(args):
         raise UserError("--steps must be at least 1")
     if args.epochs is not None and args.epochs <= 0:
         raise UserError("--epochs must be positive")
+    from trainers import distributed_run as scale
+
+    launched = scale.start(args, [(v.name, exp.quick_budget(v.name).apply(v.config) if args.quick
+                                   else v.config) for v in variants])
+    if launched is not None:    # --nproc/--parallel: the ranks did the work and printed the table
+        return launched
     threads = set_threads(args.threads)
-    options = LoopOptions(compile=args.compile, bf16=args.bf16, progress=not args.no_progress)
+    options = LoopOptions(compile=args.compile, bf16=args.bf16, progress=not args.no_progress,
+                          batchnorm=args.batchnorm)
     cache: dict = {}
     rows = []
-    for v in variants:
+    for v in scale.my_variants(variants):
         cfg = v.config
         extra = {"description": v.description, "source": exp.source, "choices": list(v.choices),
                  "dataset_note": exp.dataset_note, "quick": None, "cpu_threads": threads}
@@ -159,6 +175,8 @@ def run(args):
                     data_root=args.data_root, resume=args.resume, steps=args.steps, epochs=args.epochs,
                     dataset=ds, extra=extra, evaluate=evaluate, options=options,
                     overwrite=args.overwrite)
+        if not scale.writes():
+            continue
         print(f"{exp.name}/{v.name}: {res.steps} steps in {res.seconds:.1f} s on {res.device} -> {run_dir}",
               file=sys.stderr)
         if not args.no_verdict:
@@ -171,6 +189,9 @@ def run(args):
                       device=res.device, data_root=args.data_root, progress=not args.no_progress)
         rows.append({"variant": v.name, "run_dir": str(run_dir), "seconds": res.seconds,
                      "device": res.device, **summarize(run_dir)})
+    rows = scale.collect(rows, [v.name for v in variants])
+    if rows is None:            # not rank 0: rank 0 prints the table
+        return Result(data=None, text="")
     src = "benchmark" if exp.source == "benchmark" else f"report {exp.source}"
     text = (f"{exp.name} ({src}); {exp.dataset_note}\n"
             f"final numbers: mean of the last 10% of steps\n" + _table(rows) +
