@@ -79,6 +79,33 @@ class Columns:
             self._memo[key] = minmax_decimate(*self.series(name), buckets=buckets)
         return self._memo[key]
 
+    def smoothed(self, name: str, weight: float, buckets: int = DEFAULT_BUCKETS,
+                 x_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """TensorBoard-EMA of ``series(name)`` (full resolution), then decimated like ``decimated``.
+
+        The EMA of the latest weight per field is memoized (one full-length array per field), so
+        moving the zoom or redrawing costs only the decimation.
+        """
+        from dashboards.figures import ema
+
+        weight = round(float(weight), 3)
+        key = ("ema", name)
+        hit = self._memo.get(key)
+        if hit is None or hit[0] != weight:
+            x, y = self.series(name)
+            hit = (weight, x, ema(y, weight))
+            self._memo[key] = hit
+            self._memo.pop(("ema-decimated", name), None)
+        _, x, y = hit
+        if x_range is not None:
+            return minmax_decimate(x, y, buckets=buckets, x_range=x_range)
+        dkey = ("ema-decimated", name)
+        d = self._memo.get(dkey)
+        if d is None or d[0] != (weight, buckets):
+            d = ((weight, buckets), minmax_decimate(x, y, buckets=buckets))
+            self._memo[dkey] = d
+        return d[1]
+
     def last(self, name: str) -> float | None:
         """Last logged value of ``name`` (None when never logged)."""
         _, y = self.series(name)
