@@ -114,9 +114,14 @@ def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000,
         try:
             path = store.resolve(run_id)
             run = store._small_files(path, store.signature(run_id))
-            data = real_grid_png(run.config)
         except UserError:
             flask.abort(404)
+        try:
+            data = real_grid_png(run.config)
+        except UserError as e:  # an image saying why, not a broken image on the page
+            from dashboards.evaluate import message_png
+
+            data = message_png(f"real data unavailable: {e}")
         resp = flask.make_response(data)
         resp.headers["Content-Type"] = "image/png"
         resp.headers["Cache-Control"] = "max-age=3600"

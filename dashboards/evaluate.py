@@ -202,3 +202,17 @@ def real_grid_png(config: dict, n: int = 64) -> bytes:
         return image_grid_png(data.get(idx), data.value_range)
 
     return _REAL.get(key, make)
+
+
+def message_png(text: str, width: int = 380, height: int = 120) -> bytes:
+    """A small grey PNG with ``text`` on it (stands in for an image that cannot be built)."""
+    import textwrap
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (width, height), (245, 247, 250))
+    ImageDraw.Draw(im).multiline_text((10, 10), "\n".join(textwrap.wrap(text, 58)[:6]),
+                                      fill=(97, 110, 124))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()

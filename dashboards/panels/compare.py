@@ -11,7 +11,7 @@ from dashboards import tables as T
 from dashboards.panels import parts as P
 from dashboards.panels.common import (COMPARE_PREFIX, Panel, badge, clicked_sort, digest,
                                       file_href, fmt, id_from_path, run_href, sort_ids, sortable)
-from dashboards.panels.run_page import _is_log, controls, real_href, smooth_value
+from dashboards.panels.run_page import _is_log, controls, has_real_images, real_href, smooth_value
 from dashboards.store import eval_metrics
 
 FIELDS = (("d_loss", "D loss"), ("g_loss", "G loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"),
@@ -180,8 +180,7 @@ class ComparePage(Panel):
                                   alt=f"{v.run.variant} step {s}"), href=run_href(v.run_id)),
                 html.Figcaption([badge(v.run.variant, v.severity), f" step {s:,}"])],
                 className="grid-cell"))
-        ds = views[0].run.config.get("dataset") if views else None
-        if isinstance(ds, dict) and ds.get("name") not in (None, "ring8", "grid25"):
+        if views and has_real_images(views[0].run.config):
             out.append(html.Figure([html.Img(src=real_href(views[0].run_id), className="grid-img",
                                              alt="real training images"),
                                     html.Figcaption("real data")], className="grid-cell real"))

@@ -89,6 +89,14 @@ def real_href(run_id: str) -> str:
     return REAL_ROUTE + quote(run_id if run_id != "." else "~root", safe="/") + ".png"
 
 
+def has_real_images(config: dict) -> bool:
+    """Whether config.json names an image dataset the server can draw real samples from."""
+    ds = config.get("dataset") if isinstance(config, dict) else None
+    name = ds.get("name") if isinstance(ds, dict) else ds
+    return isinstance(name, str) and (name in ("mnist", "stacked-mnist", "celeba")
+                                      or name.startswith("folder:"))
+
+
 def controls(prefix_id, with_split: bool = True) -> html.Div:
     """The curve controls: EMA smoothing slider, log-y toggle, separate D/G axes."""
     items = [
@@ -138,7 +146,10 @@ class RunPage(Panel):
         graph = {"displaylogo": False}
         i = self.id
         return html.Div([
-            html.Div(id=i("nav"), className="run-nav"),
+            html.Div([html.Div(id=i("nav"), className="run-nav-links"),
+                      dcc.Dropdown(id=i("switch"), options=[], value=None, clearable=False,
+                                   placeholder="go to run...", className="run-switch")],
+                     className="run-nav"),
             html.Div(id=i("header")),
             html.Div([
             html.Div(id=i("verdict")),
@@ -191,9 +202,9 @@ class RunPage(Panel):
         ], className="run-page")
 
     # ------------------------------------------------------------------ pure-ish renderers
-    def nav(self, view) -> list:
-        """Previous / next run and a run picker: moving between runs takes no keyboard."""
-        ids = [s.run_id for s in self.store.summaries()]
+    def nav(self, view, ids: list[str]) -> list:
+        """Previous / next run links (the run picker beside them is static): moving between runs
+        takes no keyboard."""
         here = ids.index(view.run_id) if view.run_id in ids else -1
         prev_id = ids[here - 1] if here > 0 else None
         next_id = ids[here + 1] if 0 <= here < len(ids) - 1 else None
@@ -201,9 +212,6 @@ class RunPage(Panel):
             dcc.Link("← all runs", href="/", className="nav-link"),
             dcc.Link("‹ previous", href=run_href(prev_id), id=self.id("prev"), className="nav-link")
             if prev_id else html.Span("‹ previous", className="nav-link disabled"),
-            dcc.Dropdown(id=self.id("switch"), options=[{"label": r, "value": r} for r in ids],
-                         value=view.run_id if here >= 0 else None, clearable=False,
-                         className="run-switch"),
             dcc.Link("next ›", href=run_href(next_id), id=self.id("next"), className="nav-link")
             if next_id else html.Span("next ›", className="nav-link disabled"),
             dcc.Link(f"compare {view.run.experiment} variants", href=compare_href(view.run.experiment),
@@ -345,13 +353,14 @@ class RunPage(Panel):
                       Output(i("slider"), "value"), Output(i("slider"), "marks"),
                       Output(i("samples"), "style"), Output(i("overlay"), "options"),
                       Output(i("real"), "src"), Output(i("real-fig"), "style"),
-                      Output(i("evalcard"), "style"),
+                      Output(i("evalcard"), "style"), Output(i("switch"), "options"),
+                      Output(i("switch"), "value"),
                       Input(i("sig"), "data"), Input(i("sort"), "data"), State("url", "pathname"),
                       State(i("slider"), "value"), State(i("slider"), "max"))
         def _page(sig, sort_state, pathname, value, old_max):
             hidden = {"display": "none"}
             refused = (None, [html.H2("Run not shown")], None, None, F.empty_figure("refused"),
-                       0, 0, None, hidden, [], None, hidden, hidden)
+                       0, 0, None, hidden, [], None, hidden, hidden, [], None)
             if sig and sig.startswith("error:"):
                 r = list(refused)
                 r[1] = [html.H2("Run not shown"), html.Div(sig[6:], className="error")]
@@ -369,20 +378,19 @@ class RunPage(Panel):
             value = last if follow else min(max(value, 0), last)
             marks = {j: f"{s:,}" for j, (s, _) in enumerate(view.run.samples)
                      if n <= 8 or j % max(1, n // 8) == 0 or j == last}
-            others = [{"label": s.run_id, "value": s.run_id} for s in self.store.summaries()
-                      if s.run_id != view.run_id]
+            ids = [s.run_id for s in self.store.summaries()]
+            others = [{"label": r, "value": r} for r in ids if r != view.run_id]
             has_evals = bool(view.run.evals)
             pending = bool(self.jobs and self.jobs.pending(view.run))
-            is_image = str((view.run.config.get("dataset") or {}).get("name", "")
-                           if isinstance(view.run.config.get("dataset"), dict) else "") not in \
-                ("", "ring8", "grid25")
-            return (self.nav(view), self.header(view), P.verdict_card(view, i("badge")),
+            is_image = has_real_images(view.run.config)
+            return (self.nav(view, ids), self.header(view), P.verdict_card(view, i("badge")),
                     self.metric_table(view, sort_state),
                     F.evals_figure(view.run.evals, self.sample_marks(view)),
                     last, value, marks, {} if n else hidden, others,
                     real_href(view.run_id) if n and is_image else None,
                     {} if n and is_image else hidden,
-                    {} if has_evals or not pending else hidden)
+                    {} if has_evals or not pending else hidden,
+                    [{"label": r, "value": r} for r in ids], view.run_id)
 
         @app.callback(Output("url", "pathname", allow_duplicate=True),
                       Input(i("switch"), "value"), State("url", "pathname"),
