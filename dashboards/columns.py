@@ -112,13 +112,48 @@ class Columns:
         return float(y[-1]) if len(y) else None
 
 
+#: A JSON line nested deeper than this is not parsed (json.loads would recurse into it).
+MAX_JSON_DEPTH = 64
+
+
+def loads_bounded(raw: bytes | str):
+    """``json.loads`` of one line, refusing nesting deeper than MAX_JSON_DEPTH (ValueError).
+
+    The depth is counted on the raw text first, so a hostile 100,000-deep line costs one scan,
+    not a RecursionError in the middle of a page.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+    depth = deepest = 0
+    in_str = esc = False
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # only then is a careful scan needed
+        for ch in text:
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > MAX_JSON_DEPTH:
+                        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            elif ch in "]}":
+                depth -= 1
+    return json.loads(text)
+
+
 def _numeric_keys(buf: bytes) -> list[str]:
     """Keys whose values are numbers or null in the complete lines of ``buf``, in first-seen order."""
     keys: dict[str, None] = {}
     for line in buf.split(b"\n"):
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+            obj = loads_bounded(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             continue
         if isinstance(obj, dict):
             for k, v in obj.items():

@@ -17,50 +17,15 @@ from pathlib import Path
 from diagnose import runs as R
 from diagnose.errors import UserError
 
-from dashboards.columns import Columns, MetricsCache
+from dashboards.columns import MAX_JSON_DEPTH, Columns, MetricsCache, loads_bounded  # noqa: F401
 
 SEVERITY_RANK = {"ok": 0, "pending": 0, "info": 1, "warn": 2, "damaged": 2, "fail": 3}
 LIVE_SECONDS = 30.0  # metrics.jsonl written this recently and no verdict yet: the run is live
 _TAIL = 64 << 10
 _SPARK_POINTS = 32        # rows sampled across metrics.jsonl for the run browser's sparklines
 _SPARK_WINDOW = 4 << 10   # bytes read at each sample point
-#: A JSON line nested deeper than this is not parsed (json.loads would recurse into it).
-MAX_JSON_DEPTH = 64
-
-
 class DamagedRun(UserError):
     """A run directory whose files cannot be read as a run (shown as "damaged", never raised on)."""
-
-
-def loads_bounded(raw: bytes | str):
-    """``json.loads`` of one line, refusing nesting deeper than MAX_JSON_DEPTH (ValueError).
-
-    The depth is counted on the raw text first, so a hostile 100,000-deep line costs one scan,
-    not a RecursionError in the middle of a page.
-    """
-    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
-    depth = deepest = 0
-    in_str = esc = False
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # only then is a careful scan needed
-        for ch in text:
-            if in_str:
-                if esc:
-                    esc = False
-                elif ch == "\\":
-                    esc = True
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch in "[{":
-                depth += 1
-                if depth > deepest:
-                    deepest = depth
-                    if deepest > MAX_JSON_DEPTH:
-                        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            elif ch in "]}":
-                depth -= 1
-    return json.loads(text)
 
 
 def signature(path: Path) -> tuple:
@@ -279,7 +244,10 @@ class RunStore:
         def work():
             try:
                 for p in paths[: self.metrics.max_entries]:
-                    self.metrics.get(Path(p) / R.METRICS)
+                    try:
+                        self.metrics.get(Path(p) / R.METRICS)
+                    except Exception:  # a damaged log: its page says so when opened
+                        continue
             finally:
                 self._prefetching = False
 
@@ -345,7 +313,12 @@ class RunStore:
         sig = signature(path)
         run = self._small_files(path, sig)
         flags = flags_of(run)
-        return RunView(run_id=self.run_id(path), run=run, columns=self.metrics.get(path / R.METRICS),
+        try:
+            columns = self.metrics.get(path / R.METRICS)
+        except (Exception, RecursionError) as e:
+            raise DamagedRun(f"damaged metrics.jsonl in {run_id[:200]!r}: {type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:200]}") from None
+        return RunView(run_id=self.run_id(path), run=run, columns=columns,
                        flags=flags, severity=severity_of(run, flags), sig=sig)
 
     def _summary(self, path: Path, sig: tuple) -> RunSummary:
