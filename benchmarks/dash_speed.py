@@ -285,8 +285,10 @@ def _spike_in(fig_json: str) -> bool:
 
     import numpy as np
 
-    for tr in json.loads(fig_json)["data"]:
-        if tr.get("name") == "D loss":
+    data = json.loads(fig_json)["data"]
+    raw = "D loss (raw)" if any(tr.get("name") == "D loss (raw)" for tr in data) else "D loss"
+    for tr in data:
+        if tr.get("name") == raw:  # the raw curve (the smoothed one is drawn over it)
             y = tr["y"]
             if isinstance(y, dict):
                 y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])

@@ -254,6 +254,18 @@ class MetricsCache:
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, path: str | os.PathLike) -> Columns | None:
+        """The cached columns of ``path`` if they match the file as it is now, else None."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except (OSError, ValueError):
+            return None
+        with self._lock:
+            e = self._entries.get(path)
+            ok = e is not None and (e.size, e.mtime_ns) == (st.st_size, st.st_mtime_ns)
+            return e.columns if ok else None
+
     def get(self, path: str | os.PathLike) -> Columns:
         """Columns of ``path`` (empty when the file is missing); parses only what changed."""
         path = Path(path)

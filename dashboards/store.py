@@ -20,7 +20,8 @@ from diagnose.errors import UserError
 from dashboards.columns import MAX_JSON_DEPTH, Columns, MetricsCache, loads_bounded  # noqa: F401
 
 SEVERITY_RANK = {"ok": 0, "pending": 0, "info": 1, "warn": 2, "damaged": 2, "fail": 3}
-LIVE_SECONDS = 30.0  # metrics.jsonl written this recently and no verdict yet: the run is live
+LIVE_SECONDS = 30.0
+LIGHT_BYTES = 8 << 20  # a metrics.jsonl above this is parsed by the curves, not by the header  # metrics.jsonl written this recently and no verdict yet: the run is live
 _TAIL = 64 << 10
 _SPARK_POINTS = 32        # rows sampled across metrics.jsonl for the run browser's sparklines
 _SPARK_WINDOW = 4 << 10   # bytes read at each sample point
@@ -212,7 +213,7 @@ class RunView:
 
     run_id: str
     run: R.Run
-    columns: Columns
+    columns: Columns | None   # None: not parsed yet (see RunStore.view(parse=False))
     flags: list[dict]
     severity: str
     sig: tuple = field(default=())
@@ -307,14 +308,25 @@ class RunStore:
         """The run's file signature (see :func:`signature`)."""
         return signature(self.resolve(run_id))
 
-    def view(self, run_id: str) -> RunView:
-        """The run page's data for ``run_id`` (cached until a file changes); UserError if refused."""
+    def view(self, run_id: str, parse: bool = True) -> RunView:
+        """The run page's data for ``run_id`` (cached until a file changes); UserError if refused.
+
+        parse=False: a big metrics.jsonl not parsed yet is left for later (``columns`` is None),
+        so the verdict card can be drawn before a million-step log is read.
+        """
         path = self.resolve(run_id)
         sig = signature(path)
         run = self._small_files(path, sig)
         flags = flags_of(run)
+        m_path = path / R.METRICS
+        if not parse:
+            cols = self.metrics.peek(m_path)
+            m_size = next((x[1] for x in sig if x[0] == R.METRICS), None) or 0
+            if cols is None and m_size > LIGHT_BYTES:
+                return RunView(run_id=self.run_id(path), run=run, columns=None, flags=flags,
+                               severity=severity_of(run, flags), sig=sig)
         try:
-            columns = self.metrics.get(path / R.METRICS)
+            columns = self.metrics.get(m_path)
         except (Exception, RecursionError) as e:
             raise DamagedRun(f"damaged metrics.jsonl in {run_id[:200]!r}: {type(e).__name__}: "
                              f"{' '.join(str(e).split())[:200]}") from None

@@ -352,3 +352,41 @@ def test_cli_debug_refuses_non_loopback_host_and_says_what_it_enables(tmp_path, 
     out = subprocess.run([sys.executable, "-m", "diagnose", "dash", "--help"], capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
     assert "interactive console" in " ".join(out.stdout.split())
+
+
+def test_callbacks_answer_wrong_typed_inputs_without_a_500(example_root):
+    """Every callback checks its inputs: odd values from a hand-made request get a page or a
+    no-update, never an HTTP 500."""
+    from dashboards import create_app
+
+    app = create_app(example_root)
+    client = app.server.test_client()
+    odd = [None, 7, "x", [], {"a": 1}, -5, 1e308, "/run/\x00"]
+    checked = 0
+    for output, spec in app.callback_map.items():
+        inputs = spec["inputs"] + spec.get("state", [])
+        if any(isinstance(i["id"], dict) for i in inputs) or "." not in output:
+            continue  # pattern-matching inputs are covered by the browser tests
+        for value in odd:
+            body = {"output": output, "outputs": _outputs(output),
+                    "inputs": [{"id": i["id"], "property": i["property"], "value": value}
+                               for i in spec["inputs"]],
+                    "state": [{"id": s["id"], "property": s["property"], "value": value}
+                              for s in spec.get("state", [])],
+                    "changedPropIds": [f"{spec['inputs'][0]['id']}.{spec['inputs'][0]['property']}"]}
+            r = client.post("/_dash-update-component", json=body)
+            assert r.status_code in (200, 204), (output, value, r.data[:300])
+            checked += 1
+    assert checked > 50
+
+
+def _outputs(output: str):
+    if output.startswith(".."):
+        parts = [p for p in output.strip(".").split("...") if p]
+        return [_one(p) for p in parts]
+    return _one(output)
+
+
+def _one(p: str):
+    ident, prop = p.rsplit(".", 1)
+    return {"id": ident, "property": prop.split("@")[0]}

@@ -43,7 +43,7 @@ def run_href(run_id: str) -> str:
 
 def run_id_from_path(pathname: str | None) -> str | None:
     """The run id of a run-page URL ("." for ``/run/``), or None on another page."""
-    if not pathname or not pathname.startswith(RUN_PREFIX):
+    if not isinstance(pathname, str) or not pathname.startswith(RUN_PREFIX):
         return None
     return unquote(pathname[len(RUN_PREFIX):]).strip("/") or "."
 
@@ -55,7 +55,7 @@ def compare_href(experiment: str) -> str:
 
 def id_from_path(pathname: str | None, prefix: str) -> str | None:
     """The run id / experiment name in ``pathname`` after ``prefix``, or None on another page."""
-    if not pathname or not pathname.startswith(prefix):
+    if not isinstance(pathname, str) or not pathname.startswith(prefix):
         return None
     return unquote(pathname[len(prefix):]).rstrip("/") or None
 

@@ -224,16 +224,22 @@ class RunPage(Panel):
         run, v = view.run, view.run.verdict or {}
         verdict = v.get("verdict") or ("warnings" if view.flags else "no verdict yet")
         notes = []
-        if view.columns.skipped or run.skipped_lines:
-            notes.append(f"{view.columns.skipped + run.skipped_lines} unreadable JSONL line(s) skipped")
+        skipped = (view.columns.skipped if view.columns is not None else 0) + run.skipped_lines
+        if skipped:
+            notes.append(f"{skipped} unreadable JSONL line(s) skipped")
+        if view.columns is not None:
+            steps = (f"{len(view.columns):,} logged steps, last step "
+                     f"{fmt(view.columns.steps[-1] if len(view.columns) else None, 9)}; ")
+        else:  # a long log still being parsed for the curves: its last line is enough here
+            from dashboards.store import last_row
+
+            steps = f"last step {fmt(last_row(run.path / 'metrics.jsonl').get('step'), 9)}; "
         if not run.config_ok:
             notes.append("config.json is unreadable")
         return [
             html.H2([f"{run.experiment} / {run.variant} ",
                      html.Span(verdict, className="sr-only")]),
-            html.Div([f"{len(view.columns):,} logged steps, last step "
-                      f"{fmt(view.columns.steps[-1] if len(view.columns) else None, 9)}; "
-                      f"{len(run.samples)} snapshots · ", _config_line(run.config)],
+            html.Div([steps + f"{len(run.samples)} snapshots · ", _config_line(run.config)],
                      className="muted"),
             html.Div("; ".join(notes), className="warning") if notes else None,
         ]
@@ -319,11 +325,11 @@ class RunPage(Panel):
         return {"display": "none"}, "", 0.0, False
 
     # ------------------------------------------------------------------------- callbacks
-    def _view(self, pathname):
+    def _view(self, pathname, parse: bool = True):
         run_id = run_id_from_path(pathname)
         if run_id is None:
             raise PreventUpdate
-        return self.store.view(run_id)
+        return self.store.view(run_id, parse=parse)
 
     def set_callbacks(self, app) -> None:
         i = self.id
@@ -332,6 +338,7 @@ class RunPage(Panel):
                       Input("url", "pathname"), Input(i("interval"), "n_intervals"),
                       State(i("sig"), "data"))
         def _poll(pathname, _n, old):
+            old = old if isinstance(old, str) else None
             run_id = run_id_from_path(pathname)
             if run_id is None:
                 raise PreventUpdate
@@ -358,16 +365,19 @@ class RunPage(Panel):
                       Output(i("switch"), "value"),
                       Input(i("sig"), "data"), Input(i("sort"), "data"), State("url", "pathname"),
                       State(i("slider"), "value"), State(i("slider"), "max"))
-        def _page(sig, sort_state, pathname, value, old_max):
+        def _page(sig, sort_state, pathname, value, old_max):  # noqa: C901 - one page, many parts
             hidden = {"display": "none"}
+            value = value if isinstance(value, int) and not isinstance(value, bool) else None
+            old_max = old_max if isinstance(old_max, int) and not isinstance(old_max, bool) else None
+            sort_state = sort_state if isinstance(sort_state, dict) else {}
             refused = (None, [html.H2("Run not shown")], None, None, F.empty_figure("refused"),
                        0, 0, None, hidden, [], None, hidden, hidden, [], None)
-            if sig and sig.startswith("error:"):
+            if _is_error(sig):
                 r = list(refused)
                 r[1] = [html.H2("Run not shown"), html.Div(sig[6:], className="error")]
                 return tuple(r)
             try:
-                view = self._view(pathname)
+                view = self._view(pathname, parse=False)  # the verdict before a long parse
             except UserError as e:
                 r = list(refused)
                 r[1] = [html.H2("Run not shown"), html.Div(str(e), className="error")]
@@ -414,7 +424,7 @@ class RunPage(Panel):
                       Input(i("overlay"), "value"),
                       State(i("dynamics"), "relayoutData"), State("url", "pathname"))
         def _dynamics(sig, smooth, logy, split, overlay, relayout, pathname):
-            if sig and sig.startswith("error:"):
+            if _is_error(sig):
                 return F.empty_figure("refused")
             try:
                 view = self._view(pathname)
@@ -458,7 +468,7 @@ class RunPage(Panel):
                       Input(i("slider"), "value"), Input(i("sig"), "data"),
                       State("url", "pathname"))
         def _snapshot(index, sig, pathname):
-            if sig and sig.startswith("error:"):
+            if _is_error(sig):
                 raise PreventUpdate
             try:
                 view = self._view(pathname)
@@ -482,7 +492,7 @@ class RunPage(Panel):
                       Input(i("sig"), "data"), Input(i("eval-button"), "n_clicks"),
                       Input(i("eval-poll"), "n_intervals"), State("url", "pathname"))
         def _evaluate(sig, clicks, _n, pathname):
-            if sig and str(sig).startswith("error:"):
+            if _is_error(sig):
                 return {"display": "none"}, "", 0, True, True
             try:
                 view = self._view(pathname)
@@ -496,6 +506,11 @@ class RunPage(Panel):
                     return {}, str(e), 0, True, False
             style, msg, frac, polling = self.eval_state(view)
             return style, msg, frac, not polling, polling
+
+
+def _is_error(sig) -> bool:
+    """Whether the polled signature says the run was refused (a message follows "error:")."""
+    return isinstance(sig, str) and sig.startswith("error:")
 
 
 def _is_log(v) -> bool:
