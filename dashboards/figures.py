@@ -147,7 +147,9 @@ def ema(y, weight: float) -> np.ndarray:
     if not len(vals):
         return y
     sm = lfilter([1 - w], [1, -w], vals)
-    sm /= 1 - w ** np.arange(1, len(vals) + 1)
+    # the debias factor 1 - w**(i+1) is 1.0 in float64 once w**(i+1) < 1e-17: divide only before
+    m = min(len(vals), int(math.ceil(math.log(1e-17) / math.log(w))) + 1)
+    sm[:m] /= 1 - w ** np.arange(1, m + 1)
     if ok.all():
         return sm
     out = np.full(len(y), np.nan)

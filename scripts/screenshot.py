@@ -109,6 +109,11 @@ def main(argv=None) -> int:
             "return document.documentElement.scrollHeight") + 20)
         driver.set_window_size(args.width, height)
         time.sleep(0.8)
+        again = min(args.max_height, driver.execute_script(  # figures may relayout taller
+            "return document.documentElement.scrollHeight") + 20)
+        if again > height:
+            driver.set_window_size(args.width, again)
+            time.sleep(0.8)
         path = out_dir / name
         driver.save_screenshot(str(path))
         shrink(path)

@@ -111,6 +111,12 @@ class ComparePage(Panel):
             html.Div([html.H3("Metrics: every variant vs real data"), html.Div(id=i("metrics"))],
                      className="card"),
             html.Div([
+                html.H3("Samples at the same step"),
+                dcc.Slider(id=i("step"), min=0, max=0, step=1, value=0, marks=None,
+                           allow_direct_input=False),
+                html.Div(id=i("grids"), className="grid-row"),
+            ], id=i("samples"), className="card"),
+            html.Div([
                 html.H3("Curves"),
                 html.Div([controls(i, with_split=False),
                           html.Div([html.Label("Runs"),
@@ -124,12 +130,6 @@ class ComparePage(Panel):
                                    className="control")], className="controls-row"),
                 dcc.Graph(id=i("graph"), config={"displaylogo": False}),
             ], className="card"),
-            html.Div([
-                html.H3("Samples at the same step"),
-                dcc.Slider(id=i("step"), min=0, max=0, step=1, value=0, marks=None,
-                           allow_direct_input=False),
-                html.Div(id=i("grids"), className="grid-row"),
-            ], id=i("samples"), className="card"),
             dcc.Store(id=i("sig")),
             dcc.Store(id=i("sort"), data={}),
             dcc.Interval(id=i("interval"), interval=self.refresh_ms),
