@@ -9,8 +9,12 @@ measures, in one process:
   zoom       the same callback with a zoom window (re-decimated at full resolution inside it)
   baseline   the same figure built from the undecimated series (+ its JSON size), and the
              baseline parse: diagnose.runs.read_jsonl (json.loads per line)
-  browser    (when chromium + chromedriver exist) page open -> dynamics plot drawn, cold server
-Prints times and ratios.
+  browser    (when chromium + chromedriver exist) page open -> verdict card shown, and -> dynamics
+             plot drawn, cold server
+  --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change)
+             right after, on the same machine and load, and prints new/old ratios
+The run page draws with its defaults: EMA smoothing 0.6 (raw curve kept faint), D/G axes split
+when their scales differ. Prints times and ratios.
 """
 from __future__ import annotations
 
@@ -74,22 +78,27 @@ def timed(fn, repeat: int = 1, label: str | None = None) -> tuple[float, object]
     return statistics.median(times), out
 
 
-def callback_payload(pathname: str, sig: str, relayout=None) -> dict:
+def callback_payload(pathname: str, sig: str, relayout=None, smooth=0.6, logy=(),
+                     split="auto") -> dict:
     """The request Dash's renderer sends for the run page's dynamics (or zoom) callback."""
     url = {"id": "url", "property": "pathname", "value": pathname}
+    controls = [{"id": "run-smooth", "property": "value", "value": smooth},
+                {"id": "run-logy", "property": "value", "value": list(logy)},
+                {"id": "run-split", "property": "value", "value": split},
+                {"id": "run-overlay", "property": "value", "value": []}]
     if relayout:
         return {"output": "run-dynamics.figure@" + ZOOM_HASH,
                 "outputs": {"id": "run-dynamics", "property": "figure@" + ZOOM_HASH},
                 "inputs": [{"id": "run-dynamics", "property": "relayoutData", "value": relayout}],
-                "state": [url], "changedPropIds": ["run-dynamics.relayoutData"]}
+                "state": [url, *controls], "changedPropIds": ["run-dynamics.relayoutData"]}
     return {"output": "run-dynamics.figure", "outputs": {"id": "run-dynamics", "property": "figure"},
-            "inputs": [{"id": "run-sig", "property": "data", "value": sig}],
+            "inputs": [{"id": "run-sig", "property": "data", "value": sig}, *controls],
             "state": [{"id": "run-dynamics", "property": "relayoutData", "value": None}, url],
             "changedPropIds": ["run-sig.data"]}
 
 
-def browser_paint(app, pathname: str) -> float | None:
-    """Seconds from opening the run page (cold server cache) to the dynamics plot drawn."""
+def browser_paint(app, pathname: str) -> tuple[float, float] | None:
+    """Seconds from opening the run page (cold server cache) to (verdict shown, curves drawn)."""
     if not (shutil.which("chromedriver") and shutil.which("chromium")):
         return None
     import threading
@@ -117,12 +126,17 @@ def browser_paint(app, pathname: str) -> float | None:
         app.store._small.clear()
         t = time.perf_counter()
         driver.get(f"http://127.0.0.1:{server.port}{pathname}")
+        first = None
         while not driver.execute_script(
                 "return document.querySelectorAll('#run-dynamics .scatterlayer .trace').length > 0"):
+            if first is None and driver.execute_script(
+                    "return !!document.querySelector('#run-badge, #run-header h2');"):
+                first = time.perf_counter() - t
             if time.perf_counter() - t > 60:
-                return float("inf")
+                return (first or float("inf"), float("inf"))
             time.sleep(0.02)
-        return time.perf_counter() - t
+        done = time.perf_counter() - t
+        return (first if first is not None else done, done)
     finally:
         driver.quit()
         server.shutdown()
@@ -133,6 +147,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1_000_000)
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--no-json-baseline", action="store_true")
+    p.add_argument("--compare-with", metavar="TREE", default=None,
+                   help="a checkout of the code before (its benchmarks/dash_speed.py is run after "
+                        "this one, same steps and options) to print new/old ratios")
     args = p.parse_args(argv)
 
     import plotly.io as pio
@@ -159,7 +176,7 @@ def main(argv=None) -> int:
 
     def cold():
         view = app.store.view(rid)
-        fig = page.dynamics(view)
+        fig = page.dynamics(view, smoothing=0.6)  # the page's default: EMA 0.6, raw kept faint
         return view, pio.to_json(fig, validate=False)
 
     t_cold, (view, fig_json) = timed(cold, label="cold")
@@ -184,6 +201,11 @@ def main(argv=None) -> int:
                                              json=callback_payload(path, sig, zoom)), repeat=7,
                            label="zoom")
     assert resp.status_code == 200, resp.status_code
+    t_toggle, resp = timed(lambda: client.post("/_dash-update-component", json=callback_payload(
+        path, sig, smooth=0.9, logy=["log"], split="separate")), repeat=7, label="toggle")
+    assert resp.status_code == 200, resp.status_code
+    print(f"controls callback (smoothing 0.9 + log y + separate axes, first EMA of that weight "
+          f"then memo): {t_toggle * 1000:.0f} ms wall ({CPU['toggle'] * 1000:.0f} ms CPU) median of 7")
     print(f"warm callback (HTTP, cache hit): {t_warm * 1000:.0f} ms wall ({CPU['warm'] * 1000:.0f} ms CPU) "
           f"median of 7, response {len(warm_json) / 1e6:.2f} MB; zoomed to 1% of steps: "
           f"{t_zoom * 1000:.0f} ms wall ({CPU['zoom'] * 1000:.0f} ms CPU)")
@@ -214,15 +236,47 @@ def main(argv=None) -> int:
         if t_paint is None:
             print("browser paint: skipped (no chromium/chromedriver)")
         else:
-            print(f"browser paint, cold cache (open run page -> curves drawn): {t_paint * 1000:.0f} ms")
+            print(f"browser paint, cold cache (open run page -> verdict shown): "
+                  f"{t_paint[0] * 1000:.0f} ms")
+            print(f"browser paint, cold cache (open run page -> curves drawn): {t_paint[1] * 1000:.0f} ms")
     for name, cold_s, warm_s in (("wall", t_cold, t_warm), ("CPU", CPU["cold"], CPU["warm"])):
         ok = "OK" if cold_s < 1.5 and warm_s < 0.2 else "OVER BUDGET"
         print(f"budgets ({name} time): cold {cold_s * 1000:.0f} < 1500 ms, callback "
               f"{warm_s * 1000:.0f} < 200 ms: {ok}")
+    if args.compare_with:
+        new = {"cold": t_cold, "warm": t_warm, "zoom": t_zoom}
+        if not args.no_browser and t_paint:
+            new["paint"] = t_paint[1]
+        compare_with(args, new)
     print(f"load average during the run: {', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())} "
           f"on {__import__('os').cpu_count()} cores")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def compare_with(args, new: dict) -> None:
+    """Run the other tree's benchmark now (same steps, same load) and print new/old ratios."""
+    import os
+    import re
+    import subprocess
+
+    tree = Path(args.compare_with).resolve()
+    cmd = [sys.executable, str(tree / "benchmarks" / "dash_speed.py"), "--steps", str(args.steps),
+           "--no-json-baseline"] + (["--no-browser"] if args.no_browser else [])
+    print(f"\n--- the same benchmark on {tree} (the code before), run now ---", flush=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, timeout=1800,
+                         env={**os.environ, "PYTHONPATH": str(tree)}).stdout
+    print(out.rstrip())
+    pats = {"cold": r"cold: parse\+decimate\+figure\+json (\d+) ms wall",
+            "warm": r"warm callback \(HTTP, cache hit\): (\d+) ms wall",
+            "zoom": r"zoomed to 1% of steps: (\d+) ms wall",
+            "paint": r"\(open run page -> curves drawn\): (\d+) ms"}
+    print("--- new / old (same machine, one after the other) ---")
+    for k, pat in pats.items():
+        m = re.search(pat, out)
+        if m and k in new:
+            old = float(m.group(1)) / 1000
+            print(f"{k}: new {new[k] * 1000:.0f} ms, old {old * 1000:.0f} ms, ratio {new[k] / old:.2f}")
 
 
 def _spike_in(fig_json: str) -> bool:
@@ -231,8 +285,10 @@ def _spike_in(fig_json: str) -> bool:
 
     import numpy as np
 
-    for tr in json.loads(fig_json)["data"]:
-        if tr.get("name") == "D loss":
+    data = json.loads(fig_json)["data"]
+    raw = "D loss (raw)" if any(tr.get("name") == "D loss (raw)" for tr in data) else "D loss"
+    for tr in data:
+        if tr.get("name") == raw:  # the raw curve (the smoothed one is drawn over it)
             y = tr["y"]
             if isinstance(y, dict):
                 y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])

@@ -1,4 +1,4 @@
-"""The Dash app factory: a shell with a URL router and three panels, plus a safe file route."""
+"""The Dash app factory: a shell with a URL router and three panels, plus two safe file routes."""
 from __future__ import annotations
 
 import os
@@ -11,55 +11,70 @@ from diagnose import runs as R
 from diagnose.errors import UserError
 
 from dashboards import figures as F
+from dashboards.evaluate import EvalJobs
 from dashboards.panels import ComparePage, RunBrowser, RunPage
 from dashboards.panels.common import COMPARE_PREFIX, FILE_ROUTE, RUN_PREFIX
+from dashboards.panels.run_page import REAL_ROUTE
 from dashboards.store import RunStore
 
-_CSS = {"fontFamily": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
-        "maxWidth": "1200px", "margin": "0 auto", "padding": "0 16px 40px"}
+#: Widths the file route scales sample grids to (film strip thumbnails); anything else: original.
+THUMB_WIDTHS = (96, 140, 200, 260)
 
 
 def serve_run_file(store: RunStore, rel: str) -> Path:
     """Path of a sample grid named by ``rel`` (relative to the runs root), or UserError.
 
     Only PNG files directly inside a run's samples/ folder are served, and only inside the root.
+    A NUL byte, a symlink loop or an over-long name is refused the same way.
     """
-    path = R.resolve_inside(store.root, rel)
-    if path.suffix != ".png" or path.parent.name != R.SAMPLES or not path.is_file():
-        raise UserError(f"not a sample grid: {rel!r}")
+    if not isinstance(rel, str) or "\x00" in rel or len(rel) > 4096:
+        raise UserError("not a sample grid")
+    try:
+        path = R.resolve_inside(store.root, rel)
+        ok = path.suffix == ".png" and path.parent.name == R.SAMPLES and path.is_file()
+    except UserError:
+        raise
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python < 3.13)
+        raise UserError(f"not a sample grid: {rel[:200]!r}") from None
+    if not ok:
+        raise UserError(f"not a sample grid: {rel[:200]!r}")
     return path
 
 
-def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000) -> dash.Dash:
+def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000,
+               evaluate: bool = True) -> dash.Dash:
     """Build the dashboard for the runs under ``runs_root`` (nothing is read until a page asks).
 
     refresh_ms: how often open pages poll their runs' file signatures (live runs redraw on change).
+    evaluate:   offer the run page's "Evaluate snapshots" button (measures checkpoints on demand
+                and appends to the run's evals.jsonl).
     """
     root = Path(runs_root)
     if not root.is_dir():
         raise UserError(f"runs directory not found: {root}")
     store = RunStore(root)
+    jobs = EvalJobs() if evaluate else None
     browser = RunBrowser(store, "browser", refresh_ms)
-    run_page = RunPage(store, "run", refresh_ms)
+    run_page = RunPage(store, "run", refresh_ms, jobs=jobs)
     compare = ComparePage(store, "compare", refresh_ms)
 
-    app = dash.Dash(__name__, title="gan-diagnose", update_title=None,
-                    serve_locally=True)
-    nav = html.Div([
-        dcc.Link("gan-diagnose", href="/", id="nav-home",
-                 style={"fontWeight": "bold", "fontSize": "1.2em", "marginRight": "16px"}),
-        html.Span(f"runs: {store.root}", style={"color": "#777"}),
-    ], style={"padding": "12px 0", "borderBottom": "1px solid #ddd"})
-    app.layout = html.Div([dcc.Location(id="url"), nav, html.Div(id="page")], style=_CSS)
+    app = dash.Dash(__name__, title="gan-diagnose", update_title=None, serve_locally=True,
+                    assets_folder=str(Path(__file__).parent / "assets"))
+    nav = html.Header([
+        dcc.Link("gan-diagnose", href="/", id="nav-home", className="brand"),
+        dcc.Link("runs", href="/", className="nav-link"),
+        html.Span(str(store.root), className="root-path", title="the runs root"),
+    ], className="topbar")
+    shell = [dcc.Location(id="url"), nav, html.Main(id="page", className="page")]
+    app.layout = html.Div(shell, className="app")
     # Every panel's ids, so Dash can validate callbacks whose components are not on screen yet.
-    app.validation_layout = html.Div([dcc.Location(id="url"), nav, html.Div(id="page"),
-                                      browser.layout(), run_page.layout(), compare.layout()])
+    app.validation_layout = html.Div([*shell, browser.layout(), run_page.layout(), compare.layout()])
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def _route(pathname):
-        if pathname and pathname.startswith(RUN_PREFIX):
+        if isinstance(pathname, str) and pathname.startswith(RUN_PREFIX):
             return run_page.layout()
-        if pathname and pathname.startswith(COMPARE_PREFIX):
+        if isinstance(pathname, str) and pathname.startswith(COMPARE_PREFIX):
             return compare.layout()
         return browser.layout()
 
@@ -74,12 +89,50 @@ def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000) -> dash.
             path = serve_run_file(store, rel)
         except UserError:
             flask.abort(404)
+        w = flask.request.args.get("w", "")
+        if w.isdigit() and int(w) in THUMB_WIDTHS:
+            from dashboards.evaluate import thumbnail_png
+
+            try:
+                data = thumbnail_png(path, int(w))
+            except (OSError, ValueError):
+                flask.abort(404)
+            resp = flask.make_response(data)
+            resp.headers["Content-Type"] = "image/png"
+            resp.headers["Cache-Control"] = "max-age=3600"
+            return resp
         return flask.send_file(path, mimetype="image/png", max_age=3600)
 
-    # Plotly builds its validators lazily (~0.5 s on first use): pay that now, not on the first
-    # page a person opens.
-    F.dynamics_figure({"d_loss": ([0, 1], [0.0, 1.0]), "d_real": ([0, 1], [0.5, 0.5])},
-                      [{"code": "healthy", "severity": "info", "steps": [0, 1]}])
+    @app.server.route(REAL_ROUTE + "<path:rel>")
+    def _real_grid(rel):
+        import flask
+
+        from dashboards.evaluate import real_grid_png
+
+        run_id = rel[:-4] if rel.endswith(".png") else rel
+        run_id = "." if run_id == "~root" else run_id
+        try:
+            path = store.resolve(run_id)
+            run = store._small_files(path, store.signature(run_id))
+        except UserError:
+            flask.abort(404)
+        try:
+            data = real_grid_png(run.config)
+        except UserError as e:  # an image saying why, not a broken image on the page
+            from dashboards.evaluate import message_png
+
+            data = message_png(f"real data unavailable: {e}")
+        resp = flask.make_response(data)
+        resp.headers["Content-Type"] = "image/png"
+        resp.headers["Cache-Control"] = "max-age=3600"
+        return resp
+
+    # Plotly builds its validators lazily (~0.5 s on first use) and scipy's filter module loads on
+    # the first smoothing: pay both now, not on the first page a person opens.
+    F.dynamics_figure({"d_loss": ([0, 1], [0.0, 1.0]), "g_loss": ([0, 1], [5.0, 9.0]),
+                       "d_real": ([0, 1], [0.5, 0.5])},
+                      [{"code": "healthy", "severity": "info", "steps": [0, 1]}], smoothing=0.6)
     app.store = store  # for tests and the benchmark
+    app.jobs = jobs
     app.panels = {"browser": browser, "run": run_page, "compare": compare}
     return app

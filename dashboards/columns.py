@@ -79,10 +79,72 @@ class Columns:
             self._memo[key] = minmax_decimate(*self.series(name), buckets=buckets)
         return self._memo[key]
 
+    def smoothed(self, name: str, weight: float, buckets: int = DEFAULT_BUCKETS,
+                 x_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """TensorBoard-EMA of ``series(name)`` (full resolution), then decimated like ``decimated``.
+
+        The EMA of the latest weight per field is memoized (one full-length array per field), so
+        moving the zoom or redrawing costs only the decimation.
+        """
+        from dashboards.figures import ema
+
+        weight = round(float(weight), 3)
+        key = ("ema", name)
+        hit = self._memo.get(key)
+        if hit is None or hit[0] != weight:
+            x, y = self.series(name)
+            hit = (weight, x, ema(y, weight))
+            self._memo[key] = hit
+            self._memo.pop(("ema-decimated", name), None)
+        _, x, y = hit
+        if x_range is not None:
+            return minmax_decimate(x, y, buckets=buckets, x_range=x_range)
+        dkey = ("ema-decimated", name)
+        d = self._memo.get(dkey)
+        if d is None or d[0] != (weight, buckets):
+            d = ((weight, buckets), minmax_decimate(x, y, buckets=buckets))
+            self._memo[dkey] = d
+        return d[1]
+
     def last(self, name: str) -> float | None:
         """Last logged value of ``name`` (None when never logged)."""
         _, y = self.series(name)
         return float(y[-1]) if len(y) else None
+
+
+#: A JSON line nested deeper than this is not parsed (json.loads would recurse into it).
+MAX_JSON_DEPTH = 64
+
+
+def loads_bounded(raw: bytes | str):
+    """``json.loads`` of one line, refusing nesting deeper than MAX_JSON_DEPTH (ValueError).
+
+    The depth is counted on the raw text first, so a hostile 100,000-deep line costs one scan,
+    not a RecursionError in the middle of a page.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+    depth = deepest = 0
+    in_str = esc = False
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:  # only then is a careful scan needed
+        for ch in text:
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > MAX_JSON_DEPTH:
+                        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            elif ch in "]}":
+                depth -= 1
+    return json.loads(text)
 
 
 def _numeric_keys(buf: bytes) -> list[str]:
@@ -90,8 +152,8 @@ def _numeric_keys(buf: bytes) -> list[str]:
     keys: dict[str, None] = {}
     for line in buf.split(b"\n"):
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+            obj = loads_bounded(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             continue
         if isinstance(obj, dict):
             for k, v in obj.items():
@@ -191,6 +253,18 @@ class MetricsCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+
+    def peek(self, path: str | os.PathLike) -> Columns | None:
+        """The cached columns of ``path`` if they match the file as it is now, else None."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except (OSError, ValueError):
+            return None
+        with self._lock:
+            e = self._entries.get(path)
+            ok = e is not None and (e.size, e.mtime_ns) == (st.st_size, st.st_mtime_ns)
+            return e.columns if ok else None
 
     def get(self, path: str | os.PathLike) -> Columns:
         """Columns of ``path`` (empty when the file is missing); parses only what changed."""

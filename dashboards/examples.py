@@ -67,9 +67,11 @@ def write_example_run(run_dir: str | Path, *, experiment: str = "example", varia
             gen_pts = torch.randn(200, 2, generator=g) * 2.0 * spread
             fid = (60 + 140 * t if collapse else 120 * math.exp(-3 * t) + 15) + rng.random()
             mon.snapshot(step, gen.to(torch.float32), checkpoint=False, evaluate=lambda s, _g: {
-                "fid": metric_entry(round(fid, 2), "example-features", 1000),
-                "coverage": metric_entry(round(hit / n_modes, 3), "example-features", 1000),
-                "modes": metric_entry(hit, "example-features", 1000),
+                "fid": metric_entry(round(fid, 2), "example-features", 1000, reference=12.0),
+                "coverage": metric_entry(round(hit / n_modes, 3), "example-features", 1000,
+                                         reference=0.95),
+                "modes": metric_entry(hit, "example-features", 1000, reference=n_modes,
+                                      of=n_modes),
                 "mode_histogram": {"features": "example-features", "generated": counts,
                                    "reference": [80] * n_modes},
                 "projection": {"method": "pca", "features": "example-features",
@@ -84,7 +86,10 @@ def write_example_run(run_dir: str | Path, *, experiment: str = "example", varia
                  ] if collapse else [Flag("oscillation", "info", "Mild periodic swings in D(x).",
                                           {"period": 37}, [steps // 4, steps // 3])]
         mon.write_verdict(make_verdict(f"{experiment}/{variant}", flags, {
-            "fid": metric_entry(round(fid, 2), "example-features", 1000)}))
+            "fid": metric_entry(round(fid, 2), "example-features", 1000, reference=12.0),
+            "coverage": metric_entry(round(hit / n_modes, 3), "example-features", 1000,
+                                     reference=0.95),
+            "modes": metric_entry(hit, "example-features", 1000, reference=n_modes, of=n_modes)}))
     return Path(run_dir)
 
 

@@ -16,8 +16,8 @@ from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
 
 Series = tuple[Sequence[float], Sequence[float]]  # (steps, values)
 
-SEVERITY_COLORS = {"fail": "#d62728", "warn": "#ff7f0e", "info": "#1f77b4", "ok": "#2ca02c",
-                   "pending": "#7f7f7f"}
+SEVERITY_COLORS = {"fail": "#c0392b", "warn": "#d35400", "info": "#2874a6", "ok": "#1e8449",
+                   "pending": "#7f8c8d", "damaged": "#6c3483"}
 LN2 = math.log(2)
 #: Display names of the known metrics.jsonl fields.
 LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))",
@@ -77,52 +77,127 @@ def _axis(kind: str, row: int) -> str:
     return kind if row == 1 else f"{kind}{row}"
 
 
-def reference_lines(refs: Sequence[tuple[float, str]], row: int) -> tuple[list[dict], list[dict]]:
+def reference_lines(refs: Sequence[tuple[float, str]], row: int,
+                    yref: str | None = None) -> tuple[list[dict], list[dict]]:
     """Dotted horizontal lines with labels for subplot ``row`` as layout shapes and annotations.
 
     Written as plain dicts instead of ``fig.add_hline``, which re-walks every subplot per call and
     was a third of the figure's build time.
     """
     shapes, notes = [], []
+    yref = yref or _axis("y", row)
     for j, (value, label) in enumerate(refs):
         side = j % 2  # alternate left/right so two close lines' labels do not overlap
         shapes.append({"type": "line", "xref": f"{_axis('x', row)} domain", "x0": 0, "x1": 1,
-                       "yref": _axis("y", row), "y0": value, "y1": value,
+                       "yref": yref, "y0": value, "y1": value,
                        "line": {"dash": "dot", "color": "#555", "width": 1}})
         notes.append({"text": label, "xref": f"{_axis('x', row)} domain", "x": side,
                       "xanchor": ("left", "right")[side],
-                      "yref": _axis("y", row), "y": value, "yanchor": "bottom", "showarrow": False,
+                      "yref": yref, "y": value, "yanchor": "bottom", "showarrow": False,
                       "font": {"size": 10, "color": "#555"}})
     return shapes, notes
 
 
+def flag_steps(flag: Mapping) -> tuple[float, float] | None:
+    """A flag's (first, last) step when it has a usable step range, else None."""
+    steps = flag.get("steps") if isinstance(flag, Mapping) else None
+    if not isinstance(steps, (list, tuple)) or len(steps) != 2:
+        return None
+    try:
+        a, b = float(steps[0]), float(steps[1])
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return (a, b) if math.isfinite(a) and math.isfinite(b) else None
+
+
 def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tuple[float, float],
-               span: float, legend: bool) -> None:
+               span: float, legend: bool, secondary_spec: bool = False) -> None:
     # A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
     for f in flags:
-        steps = f.get("steps")
-        if not isinstance(steps, (list, tuple)) or len(steps) != 2 or None in steps:
+        steps = flag_steps(f)
+        if steps is None:
             continue
         color = severity_color(str(f.get("severity", "warn")))
         xs, ys = flag_shape_xy(steps, *y_range, min_width=max(span * 0.004, 1.0))
-        text = f"<b>{f.get('code')}</b> ({f.get('severity', 'warn')}, steps {steps[0]}-{steps[1]})" \
+        text = f"<b>{f.get('code')}</b> ({f.get('severity', 'warn')}, steps {steps[0]:g}-{steps[1]:g})" \
                f"<br>{f.get('summary', '')}"
+        kw = {"secondary_y": False} if secondary_spec else {}
         fig.add_trace(go.Scatter(
             x=xs, y=ys, fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
             mode="lines", hoveron="fills", hoverinfo="text", text=text,
             name=f"flag: {f.get('code')}", legendgroup=f"flag-{f.get('code')}",
-            showlegend=legend), row=row, col=1)
+            showlegend=legend), row=row, col=1, **kw)
+
+
+def ema(y, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average with weight in [0, 1).
+
+    s_i = weight * s_{i-1} + (1 - weight) * y_i from s_{-1} = 0, divided by 1 - weight**(i+1) so the
+    start is not pulled towards zero. Non-finite values are skipped (they stay NaN in the output,
+    and the average carries on over them), as TensorBoard does. Linear time (scipy's lfilter).
+    """
+    y = np.asarray(y, dtype=float)
+    w = float(weight)
+    if not 0 < w < 1 or len(y) < 2:
+        return y
+    from scipy.signal import lfilter
+
+    ok = np.isfinite(y)
+    vals = y[ok] if not ok.all() else y
+    if not len(vals):
+        return y
+    sm = lfilter([1 - w], [1, -w], vals)
+    # the debias factor 1 - w**(i+1) is 1.0 in float64 once w**(i+1) < 1e-17: divide only before
+    m = min(len(vals), int(math.ceil(math.log(1e-17) / math.log(w))) + 1)
+    sm[:m] /= 1 - w ** np.arange(1, m + 1)
+    if ok.all():
+        return sm
+    out = np.full(len(y), np.nan)
+    out[ok] = sm
+    return out
+
+
+def _positive_range(ys: list[np.ndarray]) -> tuple[float, float] | None:
+    vals = [y[np.isfinite(y) & (y > 0)] for y in ys if len(y)]
+    vals = [v for v in vals if len(v)]
+    if not vals:
+        return None
+    return float(min(v.min() for v in vals)) / 1.3, float(max(v.max() for v in vals)) * 1.3
+
+
+def scales_differ(a, b, factor: float = 5.0) -> bool:
+    """True when two series' typical magnitudes (median |value|) differ by more than ``factor``."""
+    ma = [float(np.nanmedian(np.abs(np.asarray(v, float)))) for v in (a, b) if len(v)]
+    ma = [m for m in ma if np.isfinite(m)]
+    if len(ma) < 2 or min(ma) <= 0:
+        return len(ma) == 2 and max(ma) > 0
+    return max(ma) / min(ma) > factor
+
+
+def _yref(fig: go.Figure, row: int, secondary: bool = False) -> str:
+    """'y', 'y3', ... of a subplot's (secondary) y axis, read from the figure's grid."""
+    sub = fig.get_subplot(row, 1, secondary_y=secondary) if secondary else fig.get_subplot(row, 1)
+    return sub.yaxis.plotly_name.replace("axis", "")
 
 
 def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (), *,
                     x_range: tuple[float, float] | None = None,
-                    buckets: int = DEFAULT_BUCKETS) -> go.Figure:
+                    buckets: int = DEFAULT_BUCKETS, smoothing: float = 0.0, log_y: bool = False,
+                    split_axes: bool | None = None,
+                    overlays: Mapping[str, Mapping[str, Series]] | None = None,
+                    smoothed: Mapping[str, Series] | None = None) -> go.Figure:
     """Losses, D(x)/D(G(z)) and gradient norms over steps, with reference lines and flag ranges.
 
     series: field name -> (steps, values), as in metrics.jsonl; missing fields drop their row;
     fields outside the known rows (user scalars) get an extra "Other scalars" row.
     flags:  verdict/warning flag dicts; those with ``steps`` are shaded with their summary on hover.
     x_range: zoom window; each series is decimated inside it (extremes kept).
+    smoothing: TensorBoard EMA weight (0 = raw); the raw curve stays behind, faint.
+    log_y:  logarithmic y axes (non-positive values are not drawn there).
+    split_axes: G loss on its own right-hand axis; None = when D and G loss scales differ 5x.
+    overlays: other runs' series (label -> field -> series), drawn dashed in the same panels.
+    smoothed: the EMA of each field already computed and decimated (the dashboard memoizes it
+    per run); otherwise it is computed here, on ``series``, which must then be full resolution.
     """
     rows = [(t, [n for n in names if len(series.get(n, ((), ()))[0])], refs)
             for t, names, refs in DYNAMICS_ROWS]
@@ -132,34 +207,82 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
     rows = [r for r in rows if r[1]]
     if not rows:
         return empty_figure("no training metrics logged yet")
+    loss_row = next((i for i, r in enumerate(rows, 1) if r[0] == "Losses"), None)
+    if split_axes is None and loss_row and {"d_loss", "g_loss"} <= set(rows[loss_row - 1][1]):
+        split_axes = scales_differ(series["d_loss"][1], series["g_loss"][1])
+    split = bool(split_axes and loss_row and "g_loss" in rows[loss_row - 1][1]
+                 and len(rows[loss_row - 1][1]) > 1)
+    specs = [[{"secondary_y": split and i == loss_row}] for i in range(1, len(rows) + 1)]
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[r[0] for r in rows])
+                        subplot_titles=[r[0] for r in rows], specs=specs)
     all_x = [np.asarray(series[n][0], float) for _, names, _ in rows for n in names]
     span = max((float(x[-1] - x[0]) for x in all_x if len(x)), default=1.0) or 1.0
+    smoothing = float(smoothing or 0.0)
     color_i = 0
-    traces, trace_rows, shapes, notes = [], [], [], list(fig.layout.annotations)
+    traces, shapes, notes = [], [], list(fig.layout.annotations)
     for i, (_, names, refs) in enumerate(rows, start=1):
         ys = []
         for n in names:
-            x, y = minmax_decimate(*series[n], buckets=buckets, x_range=x_range)
-            ys.append(y)
-            traces.append(go.Scatter(x=x, y=y, mode="lines", name=LABELS.get(n, n),
-                                     line={"width": 1.2, "color": _PALETTE[color_i % 10]},
-                                     hovertemplate="step %{x}<br>%{y:.4g}<extra>" +
-                                     LABELS.get(n, n) + "</extra>"))
-            trace_rows.append(i)
+            secondary = split and i == loss_row and n == "g_loss"
+            label = LABELS.get(n, n) + (" (right axis)" if secondary else "")
+            color = _PALETTE[color_i % 10]
             color_i += 1
-        s_, n_ = reference_lines(refs, i)
+            x_full, y_full = (np.asarray(v, float) for v in series[n])
+            curves = [(y_full, 1.0, label, True)]
+            if 0 < smoothing < 1:
+                pre = (smoothed or {}).get(n)
+                curves = [(y_full, 0.25, label + " (raw)", False),
+                          (pre if pre is not None else ema(y_full, smoothing), 1.0, label, True)]
+            for y_src, opacity, name, main in curves:
+                if isinstance(y_src, tuple):  # precomputed (steps, values), already decimated
+                    x, y = (np.asarray(v, float) for v in y_src)
+                else:  # the faint raw curve behind a smoothed one: half the points suffice
+                    b = buckets if main else max(1, buckets // 2)
+                    x, y = minmax_decimate(x_full, y_src, buckets=b, x_range=x_range)
+                if main:
+                    ys.append(y)
+                traces.append((go.Scatter(
+                    x=x, y=y, mode="lines", name=name, opacity=opacity, legendgroup=n,
+                    showlegend=main, line={"width": 1.4 if main else 1.0, "color": color},
+                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+        for label, other_series in (overlays or {}).items():
+            for n in names:
+                if not len(other_series.get(n, ((), ()))[0]):
+                    continue
+                xo, yo = (np.asarray(v, float) for v in other_series[n])
+                if 0 < smoothing < 1:
+                    yo = ema(yo, smoothing)
+                x, y = minmax_decimate(xo, yo, buckets=buckets, x_range=x_range)
+                secondary = split and i == loss_row and n == "g_loss"
+                name = f"{label}: {LABELS.get(n, n)}"
+                traces.append((go.Scatter(
+                    x=x, y=y, mode="lines", name=name, legendgroup=f"overlay-{label}",
+                    line={"width": 1.1, "dash": "dot", "color": _PALETTE[(color_i + 3) % 10]},
+                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+                color_i += 1
+        yref = _yref(fig, i)
+        s_, n_ = reference_lines(refs, i, yref=yref)
         shapes += s_
         notes += n_
-        y_range = _finite_range(ys + [np.array([v for v, _ in refs])])
+        ref_vals = np.array([v for v, _ in refs])
+        y_range = _positive_range(ys + [ref_vals]) if log_y else _finite_range(ys + [ref_vals])
         if y_range and flags:
-            _add_flags(fig, flags, i, y_range, span, legend=(i == 1))
-    fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
+            _add_flags(fig, flags, i, y_range, span, legend=(i == 1),
+                       secondary_spec=split and i == loss_row)
+    # one add_traces call: adding traces one by one re-validates the figure each time
+    kw = {"secondary_ys": [sec for _, _, sec in traces]} if split else {}
+    fig.add_traces([t for t, _, _ in traces], rows=[r for _, r, _ in traces],
+                   cols=[1] * len(traces), **kw)
     fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(height=230 * len(rows) + 60, template="plotly_white", hovermode="closest",
-                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="dynamics",
-                      legend={"orientation": "h", "y": -0.08})
+                      margin={"l": 55, "r": 55 if split else 20, "t": 40, "b": 40},
+                      uirevision="dynamics", legend={"orientation": "h", "y": -0.08})
+    if log_y:
+        fig.update_yaxes(type="log")
+    if split:
+        fig.update_yaxes(title_text="D loss", row=loss_row, col=1, secondary_y=False)
+        fig.update_yaxes(title_text="G loss", row=loss_row, col=1, secondary_y=True,
+                         showgrid=False)
     fig.update_xaxes(title_text="step", row=len(rows), col=1)
     return fig
 
@@ -183,27 +306,73 @@ def eval_series(evals: Sequence[Mapping]) -> dict[tuple[str, str], tuple[list, l
     return out
 
 
-def evals_figure(evals: Sequence[Mapping]) -> go.Figure:
-    """One small panel per metric over snapshot steps; the extractor name is in title and legend."""
+def _eval_refs(evals: Sequence[Mapping]) -> dict[tuple[str, str], float]:
+    """(metric, extractor) -> the latest real-data reference value recorded with it."""
+    out = {}
+    for row in evals:
+        for k, m in row.items():
+            if isinstance(m, Mapping) and "value" in m:
+                r = m.get("reference")
+                if isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r):
+                    out[(k, str(m.get("features") or "?"))] = float(r)
+    return out
+
+
+def evals_figure(evals: Sequence[Mapping], marks: Sequence[Mapping] = ()) -> go.Figure:
+    """One small panel per metric over snapshot steps, the real-data reference dotted.
+
+    The extractor name is in each title and legend entry. marks: sample flags without a step
+    range, each ``{"step", "code", "severity"}``, drawn as a vertical line where they were measured.
+    """
+    from dashboards.tables import ORDER
+
     data = eval_series(evals)
     if not data:
         return empty_figure("no evaluations in evals.jsonl yet")
-    metrics = sorted({k for k, _ in data})
-    cols = 2 if len(metrics) > 1 else 1
+    refs = _eval_refs(evals)
+    rank = {k: i for i, k in enumerate(ORDER)}
+    metrics = sorted({k for k, _ in data}, key=lambda m: (rank.get(m, len(ORDER)), m))
+    cols = min(3, len(metrics))
     nrows = -(-len(metrics) // cols)
     titles = [f"{m} [{', '.join(sorted(f for k, f in data if k == m))}]" for m in metrics]
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, vertical_spacing=0.12 / max(1, nrows / 3))
+    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles,
+                        vertical_spacing=min(0.12, 0.35 / max(1, nrows)), horizontal_spacing=0.07)
+    shapes, traces, rows_, cols_ = [], [], [], []
     for i, m in enumerate(metrics):
         r, c = i // cols + 1, i % cols + 1
-        for j, ((name, feat), (xs, ys, ns)) in enumerate(sorted((k, v) for k, v in data.items() if k[0] == m)):
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=f"{name} [{feat}]",
-                customdata=[[n] for n in ns], line={"color": _PALETTE[(i + j) % 10]},
+        k = i + 1
+        xref, yref = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        for j, ((name, feat), (xs, ys, ns)) in enumerate(sorted((k_, v) for k_, v in data.items()
+                                                                if k_[0] == m)):
+            color = _PALETTE[j % 10]
+            traces.append(go.Scatter(
+                x=xs, y=ys, mode="lines+markers", name=f"{name} [{feat}]", showlegend=False,
+                customdata=[[n] for n in ns], line={"color": color}, marker={"size": 6},
                 hovertemplate="step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
-                f"{name} [{feat}]</extra>"), row=r, col=c)
-        fig.update_yaxes(title_text=f"{m} ({'/'.join(f for k, f in data if k == m)})", row=r, col=c)
-    fig.update_layout(height=max(260, 240 * nrows), template="plotly_white", showlegend=True,
-                      margin={"l": 60, "r": 20, "t": 40, "b": 40}, uirevision="evals")
+                f"{name} [{feat}]</extra>"))
+            rows_.append(r)
+            cols_.append(c)
+            ref = refs.get((name, feat))
+            if ref is not None:
+                shapes.append({"type": "line", "xref": f"{xref} domain", "x0": 0, "x1": 1,
+                               "yref": yref, "y0": ref, "y1": ref,
+                               "line": {"dash": "dot", "color": "#1e8449", "width": 1.2}})
+        for mk in marks:
+            step = mk.get("step")
+            if isinstance(step, (int, float)):
+                shapes.append({"type": "line", "xref": xref, "x0": step, "x1": step,
+                               "yref": f"{yref} domain", "y0": 0, "y1": 1,
+                               "line": {"color": severity_color(mk.get("severity", "warn")),
+                                        "width": 2, "dash": "dash"}})
+    fig.add_traces(traces, rows=rows_, cols=cols_)
+    if marks:  # one legend-like note: what the dashed lines are
+        codes = ", ".join(sorted({str(mk.get("code")) for mk in marks}))
+        fig.add_annotation(text=f"dashed: verdict's sample check ({codes}); dotted green: real data",
+                           xref="paper", yref="paper", x=0, y=1.0, yshift=34 if nrows > 1 else 30,
+                           showarrow=False, xanchor="left", font={"size": 11, "color": "#555"})
+    fig.update_layout(shapes=shapes, height=max(260, 190 * nrows + 70), template="plotly_white",
+                      margin={"l": 50, "r": 20, "t": 60, "b": 30}, uirevision="evals")
+    fig.update_annotations(font_size=11)
     return fig
 
 
@@ -246,8 +415,11 @@ def projection_figure(proj: Mapping | None) -> go.Figure:
 
 def compare_figure(runs: Mapping[str, Mapping[str, Series]],
                    names: Sequence[str] = ("d_loss", "g_loss", "d_real", "d_fake"), *,
-                   buckets: int = DEFAULT_BUCKETS) -> go.Figure:
-    """The same fields of several runs overlaid, one panel per field, one colour per run."""
+                   buckets: int = DEFAULT_BUCKETS, log_y: bool = False) -> go.Figure:
+    """The same fields of several runs overlaid, one panel per field, one colour per run.
+
+    Each field has its own panel and y axis, so D and G losses of different scales never share one.
+    """
     names = [n for n in names if any(len(s.get(n, ((), ()))[0]) for s in runs.values())]
     if not names:
         return empty_figure("no metrics to compare")
@@ -275,6 +447,9 @@ def compare_figure(runs: Mapping[str, Mapping[str, Series]],
     fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
     fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_layout(height=200 * len(names) + 80, template="plotly_white",
-                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare")
+                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare",
+                      legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})
+    if log_y:
+        fig.update_yaxes(type="log")
     fig.update_xaxes(title_text="step", row=len(names), col=1)
     return fig

@@ -17,11 +17,16 @@ from pathlib import Path
 from diagnose import runs as R
 from diagnose.errors import UserError
 
-from dashboards.columns import Columns, MetricsCache
+from dashboards.columns import MAX_JSON_DEPTH, Columns, MetricsCache, loads_bounded  # noqa: F401
 
-SEVERITY_RANK = {"ok": 0, "pending": 0, "info": 1, "warn": 2, "fail": 3}
-LIVE_SECONDS = 30.0  # metrics.jsonl written this recently and no verdict yet: the run is live
+SEVERITY_RANK = {"ok": 0, "pending": 0, "info": 1, "warn": 2, "damaged": 2, "fail": 3}
+LIVE_SECONDS = 30.0
+LIGHT_BYTES = 8 << 20  # a metrics.jsonl above this is parsed by the curves, not by the header  # metrics.jsonl written this recently and no verdict yet: the run is live
 _TAIL = 64 << 10
+_SPARK_POINTS = 32        # rows sampled across metrics.jsonl for the run browser's sparklines
+_SPARK_WINDOW = 4 << 10   # bytes read at each sample point
+class DamagedRun(UserError):
+    """A run directory whose files cannot be read as a run (shown as "damaged", never raised on)."""
 
 
 def signature(path: Path) -> tuple:
@@ -31,7 +36,7 @@ def signature(path: Path) -> tuple:
         try:
             st = (path / name).stat()
             sig.append((name, st.st_size, st.st_mtime_ns))
-        except OSError:
+        except (OSError, ValueError):
             sig.append((name, None, None))
     return tuple(sig)
 
@@ -48,12 +53,87 @@ def last_row(path: Path) -> dict:
         return {}
     for line in reversed(lines[:-1] if len(lines) > 1 else lines):
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+            obj = loads_bounded(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             continue
         if isinstance(obj, dict):
             return obj
     return {}
+
+
+def sample_rows(path: Path, k: int = _SPARK_POINTS) -> list[dict]:
+    """About ``k`` rows spread evenly over a JSONL file, reading ~4 KB at each point.
+
+    The run browser draws its sparklines from these: the cost per run is bounded whatever the
+    length of the log (a million-step run is not parsed to draw 24 characters).
+    """
+    rows: list[dict] = []
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size <= k * _SPARK_WINDOW:  # small file: read it all, keep every row
+                f.seek(0)
+                lines = f.read().split(b"\n")[:-1]
+            else:
+                lines = []
+                for i in range(k):
+                    f.seek(int(i * (size - _SPARK_WINDOW) / max(k - 1, 1)))
+                    chunk = f.read(_SPARK_WINDOW).split(b"\n")
+                    if len(chunk) > 2:  # the first piece may be the tail of a cut line
+                        lines.append(chunk[1] if i else chunk[0])
+    except (OSError, ValueError):
+        return []
+    for line in lines:
+        try:
+            obj = loads_bounded(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            rows.append(obj)
+    return rows
+
+
+def _num(v) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if f == f else None
+
+
+def clean_flag(f) -> dict | None:
+    """A flag dict with the types the pages rely on (str code/severity/summary, list advice)."""
+    if not isinstance(f, dict) or not f.get("code"):
+        return None
+    out = dict(f)
+    out["code"] = str(f.get("code"))[:80]
+    sev = f.get("severity")
+    out["severity"] = sev if sev in ("info", "warn", "fail") else "warn"
+    out["summary"] = str(f.get("summary") or "")[:2000]
+    adv = f.get("advice")
+    out["advice"] = [str(a)[:1000] for a in adv] if isinstance(adv, list) else []
+    steps = f.get("steps")
+    ok = isinstance(steps, (list, tuple)) and len(steps) == 2 and all(_num(v) is not None for v in steps)
+    out["steps"] = [steps[0], steps[1]] if ok else None
+    return out
+
+
+def clean_verdict(v) -> dict | None:
+    """verdict.json with wrong types repaired or dropped, so a hand-edited file cannot break a page."""
+    if not isinstance(v, dict):
+        return None
+    out = dict(v)
+    code = v.get("verdict")
+    out["verdict"] = str(code)[:80] if isinstance(code, (str, int, float)) and code != "" else None
+    conf = _num(v.get("confidence"))
+    out["confidence"] = conf
+    out["flags"] = [c for c in map(clean_flag, v.get("flags") or [] if isinstance(v.get("flags"), list)
+                                   else []) if c]
+    out["metrics"] = {str(k): m for k, m in v.get("metrics").items() if isinstance(m, dict)} \
+        if isinstance(v.get("metrics"), dict) else {}
+    return out
 
 
 def flags_of(run: R.Run) -> list[dict]:
@@ -61,7 +141,8 @@ def flags_of(run: R.Run) -> list[dict]:
     out, seen = [], set()
     for src, items in (("verdict", (run.verdict or {}).get("flags") or []), ("live", run.warnings)):
         for f in items:
-            if not isinstance(f, dict) or not f.get("code"):
+            f = clean_flag(f)
+            if f is None:
                 continue
             steps = f.get("steps")
             key = (f.get("code"), tuple(steps) if isinstance(steps, list) else None)
@@ -92,6 +173,20 @@ def eval_metrics(run: R.Run) -> dict[str, dict]:
     return {k: m for k, m in last.items() if isinstance(m, dict) and "value" in m}
 
 
+def verdict_step(run: R.Run) -> float | None:
+    """The step the verdict's sample check measured (its checkpoint), else the verdict's step."""
+    v = run.verdict or {}
+    subject = (v.get("samples") or {}).get("subject") if isinstance(v.get("samples"), dict) else None
+    if isinstance(subject, str):
+        m = R._STEP_FILE.match(Path(subject).name)
+        if m:
+            return float(m.group(1))
+    step = _num(v.get("step"))
+    if step is not None:
+        return step
+    return float(run.samples[-1][0]) if run.samples else None
+
+
 @dataclass
 class RunSummary:
     """One line of the run browser."""
@@ -107,6 +202,9 @@ class RunSummary:
     n_flags: int
     live: bool
     path: Path | None = None
+    spark: dict = field(default_factory=dict)   # field -> sampled values for a sparkline
+    damaged: str = ""                          # why the run could not be read ("" when fine)
+    mtime: float = 0.0
 
 
 @dataclass
@@ -115,7 +213,7 @@ class RunView:
 
     run_id: str
     run: R.Run
-    columns: Columns
+    columns: Columns | None   # None: not parsed yet (see RunStore.view(parse=False))
     flags: list[dict]
     severity: str
     sig: tuple = field(default=())
@@ -128,8 +226,10 @@ class RunStore:
         self.root = Path(root).resolve()
         self.metrics = MetricsCache()
         self._small: dict[Path, tuple[tuple, R.Run]] = {}
+        self._summaries: dict[Path, tuple[tuple, RunSummary]] = {}
         self._lock = threading.Lock()
         self._prefetching = False
+        self.rebuilt = 0   # summaries rebuilt since start (the listing refresh's work, for tests)
 
     def prefetch(self, paths: list[Path]) -> bool:
         """Parse the metrics of ``paths`` in a background thread (one at a time); True if started.
@@ -145,7 +245,10 @@ class RunStore:
         def work():
             try:
                 for p in paths[: self.metrics.max_entries]:
-                    self.metrics.get(Path(p) / R.METRICS)
+                    try:
+                        self.metrics.get(Path(p) / R.METRICS)
+                    except Exception:  # a damaged log: its page says so when opened
+                        continue
             finally:
                 self._prefetching = False
 
@@ -159,12 +262,24 @@ class RunStore:
         return rel or "."
 
     def resolve(self, run_id: str) -> Path:
-        """Path of a run id, refused (UserError) outside the root or when it is not a run."""
-        if not run_id or "\x00" in run_id or Path(run_id).is_absolute():
-            raise UserError(f"bad run id {run_id!r}")
-        path = R.resolve_inside(self.root, run_id)
-        if not R.is_run_dir(path):
-            raise UserError(f"no run {run_id!r} under the runs root")
+        """Path of a run id, refused (UserError) outside the root or when it is not a run.
+
+        A NUL byte, a symlink loop or an unreadable path is refused the same way (one message,
+        never an exception from the OS layer reaching a callback).
+        """
+        if not isinstance(run_id, str) or not run_id or "\x00" in run_id or len(run_id) > 4096 \
+                or Path(run_id).is_absolute():
+            raise UserError(f"bad run id {str(run_id)[:200]!r}")
+        try:
+            path = R.resolve_inside(self.root, run_id)
+            is_run = R.is_run_dir(path)
+        except UserError:
+            raise
+        except (OSError, RuntimeError, ValueError) as e:  # RuntimeError: a symlink loop (< 3.13)
+            raise UserError(f"run id {run_id[:200]!r} cannot be resolved: "
+                            f"{type(e).__name__}: {str(e)[:200]}") from None
+        if not is_run:
+            raise UserError(f"no run {run_id[:200]!r} under the runs root")
         return path
 
     # ---------------------------------------------------------------------------- reads
@@ -173,7 +288,18 @@ class RunStore:
             hit = self._small.get(path)
         if hit and hit[0] == sig:
             return hit[1]
-        run = R.read_run(path, metrics=False)
+        try:
+            run = R.read_run(path, metrics=False)
+        except UserError:
+            raise
+        except (Exception, RecursionError) as e:  # damaged content: this run only, never the page
+            raise DamagedRun(f"damaged run {path.name!r}: {type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:200]}") from None
+        run.verdict = clean_verdict(run.verdict)
+        if not isinstance(run.config, dict):
+            run.config = {}
+        run.evals = [r for r in run.evals if isinstance(r, dict)]
+        run.warnings = [r for r in run.warnings if isinstance(r, dict)]
         with self._lock:
             self._small[path] = (sig, run)
         return run
@@ -182,38 +308,85 @@ class RunStore:
         """The run's file signature (see :func:`signature`)."""
         return signature(self.resolve(run_id))
 
-    def view(self, run_id: str) -> RunView:
-        """The run page's data for ``run_id`` (cached until a file changes)."""
+    def view(self, run_id: str, parse: bool = True) -> RunView:
+        """The run page's data for ``run_id`` (cached until a file changes); UserError if refused.
+
+        parse=False: a big metrics.jsonl not parsed yet is left for later (``columns`` is None),
+        so the verdict card can be drawn before a million-step log is read.
+        """
         path = self.resolve(run_id)
         sig = signature(path)
         run = self._small_files(path, sig)
         flags = flags_of(run)
-        return RunView(run_id=self.run_id(path), run=run, columns=self.metrics.get(path / R.METRICS),
+        m_path = path / R.METRICS
+        if not parse:
+            cols = self.metrics.peek(m_path)
+            m_size = next((x[1] for x in sig if x[0] == R.METRICS), None) or 0
+            if cols is None and m_size > LIGHT_BYTES:
+                return RunView(run_id=self.run_id(path), run=run, columns=None, flags=flags,
+                               severity=severity_of(run, flags), sig=sig)
+        try:
+            columns = self.metrics.get(m_path)
+        except (Exception, RecursionError) as e:
+            raise DamagedRun(f"damaged metrics.jsonl in {run_id[:200]!r}: {type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:200]}") from None
+        return RunView(run_id=self.run_id(path), run=run, columns=columns,
                        flags=flags, severity=severity_of(run, flags), sig=sig)
 
+    def _summary(self, path: Path, sig: tuple) -> RunSummary:
+        try:
+            run = self._small_files(path, sig)
+        except DamagedRun as e:
+            return RunSummary(run_id=self.run_id(path), experiment=path.parent.name or "(root)",
+                              variant=path.name, verdict="damaged", severity="damaged",
+                              confidence=None, last={}, metrics={}, n_flags=0, live=False,
+                              path=path, damaged=str(e))
+        flags = flags_of(run)
+        v = run.verdict or {}
+        m_path = path / R.METRICS
+        rows = sample_rows(m_path)
+        spark = {k: [r.get(k) for r in rows if _num(r.get(k)) is not None]
+                 for k in ("d_loss", "g_loss")}
+        last = last_row(m_path)
+        verdict = v.get("verdict") or ("warnings" if flags else "no verdict yet")
+        return RunSummary(
+            run_id=self.run_id(path), experiment=run.experiment, variant=run.variant,
+            verdict=str(verdict), severity=severity_of(run, flags), confidence=v.get("confidence"),
+            last=last, metrics=eval_metrics(run), n_flags=len(flags), live=False, path=path,
+            spark=spark)
+
     def summaries(self) -> list[RunSummary]:
-        """One summary per run under the root, sorted by experiment then variant."""
+        """One summary per run under the root, sorted by experiment then variant.
+
+        Each summary is rebuilt only when its run's file signature moved: an unchanged run costs
+        a few ``stat`` calls per refresh, whatever the number of runs.
+        """
         out = []
         now = time.time()
+        seen = set()
         for path in R.discover_runs(self.root):
             sig = signature(path)
-            try:
-                run = self._small_files(path, sig)
-            except UserError:  # vanished between discovery and read
-                continue
-            flags = flags_of(run)
-            v = run.verdict or {}
-            m_path = path / R.METRICS
-            try:
-                fresh = now - m_path.stat().st_mtime < LIVE_SECONDS
-            except OSError:
-                fresh = False
-            verdict = v.get("verdict") or ("warnings" if flags else "no verdict yet")
-            out.append(RunSummary(
-                run_id=self.run_id(path), experiment=run.experiment, variant=run.variant,
-                verdict=str(verdict), severity=severity_of(run, flags),
-                confidence=v.get("confidence"), last=last_row(m_path), metrics=eval_metrics(run),
-                n_flags=len(flags), live=fresh and run.verdict is None, path=path))
+            seen.add(path)
+            with self._lock:
+                hit = self._summaries.get(path)
+            if hit and hit[0] == sig:
+                s = hit[1]
+            else:
+                try:
+                    s = self._summary(path, sig)
+                except UserError:  # vanished between discovery and read
+                    continue
+                self.rebuilt += 1
+                with self._lock:
+                    self._summaries[path] = (sig, s)
+            m_sig = next((x for x in sig if x[0] == R.METRICS), None)
+            mtime = (m_sig[2] or 0) / 1e9 if m_sig else 0
+            s.live = bool(mtime and now - mtime < LIVE_SECONDS and s.verdict in
+                          ("no verdict yet", "warnings"))
+            out.append(s)
+        with self._lock:
+            for p in [p for p in self._summaries if p not in seen]:
+                del self._summaries[p]
         return sorted(out, key=lambda s: (s.experiment, s.variant, s.run_id))
 
     def experiments(self) -> dict[str, list[RunSummary]]:

@@ -43,7 +43,7 @@ def run_href(run_id: str) -> str:
 
 def run_id_from_path(pathname: str | None) -> str | None:
     """The run id of a run-page URL ("." for ``/run/``), or None on another page."""
-    if not pathname or not pathname.startswith(RUN_PREFIX):
+    if not isinstance(pathname, str) or not pathname.startswith(RUN_PREFIX):
         return None
     return unquote(pathname[len(RUN_PREFIX):]).strip("/") or "."
 
@@ -55,7 +55,7 @@ def compare_href(experiment: str) -> str:
 
 def id_from_path(pathname: str | None, prefix: str) -> str | None:
     """The run id / experiment name in ``pathname`` after ``prefix``, or None on another page."""
-    if not pathname or not pathname.startswith(prefix):
+    if not isinstance(pathname, str) or not pathname.startswith(prefix):
         return None
     return unquote(pathname[len(prefix):]).rstrip("/") or None
 
@@ -70,25 +70,54 @@ def digest(obj) -> str:
     return hashlib.sha1(repr(obj).encode()).hexdigest()[:16]
 
 
-def badge(text: str, severity: str, **kw) -> html.Span:
-    """A coloured verdict badge."""
-    return html.Span(text, className=f"badge badge-{severity}", title=severity, **kw,
-                     style={"background": severity_color(severity), "color": "white",
-                            "padding": "2px 8px", "borderRadius": "10px", "fontSize": "0.85em",
-                            "whiteSpace": "nowrap"})
+def badge(text: str, severity: str, className: str = "badge", **kw) -> html.Span:
+    """A coloured verdict badge (``className`` adds size classes: badge-big, badge-small)."""
+    return html.Span(text, className=f"{className} badge-{severity}", title=severity, **kw,
+                     style={"background": severity_color(severity)})
 
 
 def fmt(value, digits: int = 4) -> str:
-    """A number for a table cell: 4 significant digits, '-' when missing."""
-    if value is None:
-        return "-"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and value != value:
-            return "NaN"
-        return f"{value:.{digits}g}"
-    return str(value)
+    """A number for a table cell: 4 significant digits, '-' when missing (never raises)."""
+    from dashboards.tables import fmt as _fmt
+
+    return _fmt(value, digits)
 
 
 def metric_text(name: str, m: dict) -> str:
     """``fid 31.2 [mnist-lenet]``: a metric value always with its extractor."""
     return f"{name} {fmt(m.get('value'))} [{m.get('features') or '?'}]"
+
+
+def sort_ids(prefix: str):
+    """The pattern-matching id of a panel's sortable-table header buttons (any table, any column)."""
+    from dash import ALL
+
+    return {"type": f"{prefix}-sort", "table": ALL, "col": ALL}
+
+
+def clicked_sort(prefix: str, old):
+    """New sort state of a panel from the header click that triggered the callback.
+
+    ``old`` maps table id -> {"col", "desc"}. Raises PreventUpdate when nothing was clicked (a
+    table re-rendered with fresh buttons fires the callback with n_clicks 0).
+    """
+    from dash import ctx
+    from dash.exceptions import PreventUpdate
+
+    from dashboards.tables import next_sort
+
+    trig = ctx.triggered_id
+    if not isinstance(trig, dict) or not any(t.get("value") for t in ctx.triggered):
+        raise PreventUpdate
+    state = dict(old) if isinstance(old, dict) else {}
+    table = str(trig.get("table"))
+    state[table] = next_sort(state.get(table), str(trig.get("col")))
+    return state
+
+
+def sortable(prefix: str, table: str, columns, rows, sort_state, class_name="data-table"):
+    """A sortable table of a panel (header ids follow :func:`sort_ids`)."""
+    from dashboards.tables import sortable_table
+
+    state = sort_state.get(table) if isinstance(sort_state, dict) else None
+    return sortable_table(table, columns, rows, state, class_name, id_type=f"{prefix}-sort")

@@ -17,7 +17,13 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--refresh-ms", type=int, default=2000,
                    help="how often open pages check their runs for new data (default 2000)")
-    p.add_argument("--debug", action="store_true", help="Dash debug mode (reloader off)")
+    p.add_argument("--debug", action="store_true",
+                   help="Dash/Werkzeug debug mode: tracebacks in the browser and Werkzeug's "
+                        "interactive console, which runs Python typed into the page; loopback "
+                        "hosts only (reloader off)")
+    p.add_argument("--no-evaluate", action="store_true",
+                   help="hide the run page's 'Evaluate snapshots' button (which measures "
+                        "checkpoints on demand and appends to the run's evals.jsonl)")
     p.set_defaults(func=run)
 
 
@@ -65,13 +71,20 @@ def run(args):
     if not root.is_dir():
         raise UserError(f"runs directory not found: {root} (train one with `diagnose run --exp "
                         f"NAME --quick`, or pass --runs)")
+    if args.debug and not is_loopback(args.host):
+        raise UserError(f"--debug serves Werkzeug's interactive console (it runs any Python typed "
+                        f"into the page); refused on the non-loopback host {args.host!r}")
     if not is_loopback(args.host):
         print(f"warning: binding {args.host}: anyone who can reach this address can browse the "
               f"runs under {root.resolve()} (no authentication)", file=sys.stderr)
     check_port(args.host, args.port)
     from dashboards import create_app
 
-    app = create_app(root, refresh_ms=args.refresh_ms)
+    app = create_app(root, refresh_ms=args.refresh_ms, evaluate=not getattr(args, "no_evaluate", False))
+    if args.debug:
+        print("debug mode: tracebacks in the browser and Werkzeug's interactive console (runs "
+              "Python typed into the page: anyone who can reach this port can run code as you)",
+              file=sys.stderr)
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
     print(f"dashboard for {root.resolve()} at {url} (Ctrl+C to stop)", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False)
