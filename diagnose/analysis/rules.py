@@ -216,15 +216,26 @@ def _collapse(m: dict, p: dict, prof: dict | None, off_manifold: bool, th: dict)
 
 
 def _memorization(m: dict, th: dict) -> tuple:
+    """Exact or near copies: many samples within the near-copy distance of a training sample, or
+    samples as a whole much closer to the training set than new real data is (lightly altered
+    copies are not within the near-copy distance, but pull the median distance down)."""
     mz = m["memorization"]
     share, ref = mz["copy_share"], mz["reference_copy_share"]
-    score = _log_ratio(share, max(th["copy_floor"], th["copy_factor"] * ref))
+    dist = mz.get("distance_ratio")
+    s_share = _log_ratio(share, max(th["copy_floor"], th["copy_factor"] * ref))
+    s_dist = (_log_ratio(th["memo_distance"], dist) if th["memo_distance"] > 0 and dist is not None
+              else -math.inf)
+    score = max(s_share, s_dist)
     if score <= 0:
         return score, []
-    return score, [_flag("memorization", "fail", f"{share:.0%} of samples are near-copies of "
-                         f"training samples (held-out real data: {ref:.0%}); median distance to the "
-                         f"training set is {mz['distance_ratio']:.2g}x that of new real data.",
-                         {"generated": mz, "real_reference": {"copy_share": ref, "distance_ratio": 1.0}},
+    why = (f"{share:.0%} of samples are near-copies of training samples (held-out real data: "
+           f"{ref:.0%})" if s_share > 0 else f"{share:.0%} of samples are near-copies (held-out "
+           f"real data: {ref:.0%}), but samples sit closer to the training set than new real data")
+    return score, [_flag("memorization", "fail", f"{why}; median distance to the training set is "
+                         f"{_f(dist, 2)}x that of new real data.",
+                         {"generated": mz, "real_reference": {"copy_share": ref, "distance_ratio": 1.0},
+                          "threshold": {"copy_share": max(th["copy_floor"], th["copy_factor"] * ref),
+                                        "distance_ratio": th["memo_distance"]}},
                          ["Train on more data or with augmentation (DiffAugment/ADA), or stop earlier.",
                           "Weaken D (dropout, smaller D, lower D learning rate): a D that memorizes "
                           "the training set teaches G to copy it."], score)]

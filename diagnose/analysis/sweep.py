@@ -199,6 +199,7 @@ GRID = {
     "spread_share": (0.05, 0.1, 0.15, 0.2, 0.3),
     "copy_factor": (2.0, 3.0, 5.0, 8.0),
     "copy_floor": (0.05, 0.1, 0.15, 0.2, 0.3),
+    "memo_distance": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
     "precision_share": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
     "fid_factor": (1.5, 2.0, 3.0, 5.0, 10.0),
     "distance_factor": (0.0, 1.0, 1.1, 1.2, 1.3, 1.5, 2.0),
@@ -217,18 +218,29 @@ def accuracy(rows: list[dict], thresholds: dict | None = None) -> float:
 
 
 def fit_thresholds(rows: list[dict], base: dict | None = None, passes: int = 2) -> dict:
-    """Coordinate search over GRID maximizing accuracy on ``rows`` (ties keep the current value)."""
+    """Coordinate search over GRID maximizing accuracy on ``rows``.
+
+    For each parameter in turn every grid value is tried; among the values that reach the best
+    accuracy the one closest to the current value (in ratio) is kept, so a parameter moves only
+    as far as the suite asks it to.
+    """
     from diagnose.analysis.calibration import THRESHOLDS
 
     th = dict(base or THRESHOLDS)
-    best = accuracy(rows, th)
+
+    def dist(a, b):
+        if a == b:
+            return 0.0
+        if a <= 0 or b <= 0:
+            return math.inf
+        return abs(math.log(a / b))
+
     for _ in range(passes):
         for key, grid in GRID.items():
-            for val in grid:
-                trial = {**th, key: val}
-                acc = accuracy(rows, trial)
-                if acc > best + 1e-9:
-                    th, best = trial, acc
+            accs = {val: accuracy(rows, {**th, key: val}) for val in set(grid) | {th[key]}}
+            best = max(accs.values())
+            th[key] = min((v for v, a in accs.items() if a >= best - 1e-9),
+                          key=lambda v: (dist(v, th[key]), v))
     return th
 
 
