@@ -257,24 +257,52 @@ def _margin_and_right(row: dict, v: dict) -> tuple[str, float, bool]:
     return code, max(-10.0, min(10.0, margin)), headline_class(v) == row["truth"]
 
 
-def fit_confidence(rows: list[dict], thresholds: dict | None = None) -> dict:
-    """Per verdict code, a logistic P(right) on the margin, fitted on ``rows``.
+def held_out_margins(rows: list[dict], passes: int = 1) -> list[tuple[str, float, bool]]:
+    """(code, margin, right) of each row judged under thresholds fitted WITHOUT its dial.
 
-    Codes with fewer than 4 rows, or whose rows are all right (or all wrong), get a constant:
-    the share right with one pseudo-observation each way (a = log-odds, b = 0).
+    Judged under thresholds fitted on the same rows every headline tends to be right, which
+    says nothing about how sure to be near a threshold; leaving the row's whole dial out of the
+    fit gives the mistakes a calibration needs.
     """
+    out = []
+    for dial in sorted({r["dial"] for r in rows}):
+        th = fit_thresholds([r for r in rows if r["dial"] != dial], passes=passes)
+        for r in rows:
+            if r["dial"] == dial:
+                out.append(_margin_and_right(r, rejudge(r, th)))
+    return out
+
+
+def _logistic(pts):
     from sklearn.linear_model import LogisticRegression
 
+    lr = LogisticRegression(C=1.0).fit([[m] for m, _ in pts], [int(ok) for _, ok in pts])
+    return round(float(lr.intercept_[0]), 3), round(float(lr.coef_[0][0]), 3)
+
+
+def fit_confidence(rows: list[dict], thresholds: dict | None = None,
+                   points: list[tuple[str, float, bool]] | None = None) -> dict:
+    """Per verdict code, a logistic P(right) on the margin.
+
+    points: (code, margin, right) triples (default: ``rows`` judged under ``thresholds``; the
+    refit passes ``held_out_margins``). A code with at least 4 points of both kinds gets its own
+    curve; otherwise the curve fitted on all codes' points, when they hold both kinds; otherwise
+    a constant, the share right with one pseudo-observation each way (a = log-odds, b = 0).
+    """
+    if points is None:
+        points = [_margin_and_right(r, rejudge(r, thresholds)) for r in rows]
     by: dict[str, list] = {}
-    for r in rows:
-        code, m, ok = _margin_and_right(r, rejudge(r, thresholds))
+    for code, m, ok in points:
         by.setdefault(code, []).append((m, ok))
+    everything = [(m, ok) for code, m, ok in points]
+    pooled = _logistic(everything) if 0 < sum(ok for _, ok in everything) < len(everything) else None
     table = {}
     for code, pts in by.items():
         ys = [int(ok) for _, ok in pts]
         if len(pts) >= 4 and 0 < sum(ys) < len(ys):
-            lr = LogisticRegression(C=1.0).fit([[m] for m, _ in pts], ys)
-            table[code] = (round(float(lr.intercept_[0]), 3), round(float(lr.coef_[0][0]), 3))
+            table[code] = _logistic(pts)
+        elif pooled is not None:
+            table[code] = pooled
         else:
             p = (sum(ys) + 1) / (len(ys) + 2)
             table[code] = (round(math.log(p / (1 - p)), 3), 0.0)

@@ -103,7 +103,7 @@ def do_refit(rows: list[dict], n: int) -> dict:
 
     fit = [r for r in rows if r["half"] == "fit"]
     th = sweep.fit_thresholds(fit)
-    conf = sweep.fit_confidence(fit, th)
+    conf = sweep.fit_confidence(fit, points=sweep.held_out_margins(fit))
     old = dict(calibration.CONFIDENCE)
     calibration.CONFIDENCE.update(conf)
     try:
