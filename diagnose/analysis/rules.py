@@ -54,8 +54,8 @@ DOC = "docs/EXPERIMENTS.md"
 
 
 def cite(report: str) -> str:
-    """'report 00N (docs/EXPERIMENTS.md#report-00N)': a report cited through the repository's docs."""
-    return f"report {report} ({DOC}#report-{report})"
+    """'report 00N [docs/EXPERIMENTS.md#report-00N]': a report cited through the repository's docs."""
+    return f"report {report} [{DOC}#report-{report}]"
 
 
 def _f(x, nd=3):
@@ -365,6 +365,12 @@ def judge(measured: dict | None, panel: dict, profile: dict | None, range_info: 
                 "signal.",
                 "Check the data pipeline and the generator's output activation against the data "
                 "range."], s_nc))
+        if both:
+            # Modes missing from a generator that never learned follow from that; diversity
+            # advice would send the user the wrong way.
+            for f in part:
+                f.advice = ["These modes are missing because the generator never learned (see "
+                            "mode_collapse above): fix the training first, then look again."]
         flags += part
     return {"flags": flags, "scores": scores, "both": both}
 
