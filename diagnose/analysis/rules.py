@@ -376,13 +376,16 @@ def judge(measured: dict | None, panel: dict, profile: dict | None, range_info: 
 
 
 def headline(code: str, both: bool, matched: dict | None, panel: dict) -> str:
-    """One line naming the cause and the n it was judged at."""
+    """One line naming what the samples show and the n they were judged at (a verdict merged
+    with other evidence, e.g. the D probe, may be headed by another code; this line stays about
+    the samples)."""
     what = {"mode_collapse": "few distinct outputs", "not_converged": "outputs unlike the data",
             "partial_collapse": "modes missing", "memorization": "copies of training data",
             "range_mismatch": "outputs on another scale than the data",
             "diverged": "NaN/inf outputs", "healthy": "within the range of held-out real data"}
-    text = (f"mode_collapse + not_converged: collapsed and unlike the data (never learned)"
-            if both and code == "mode_collapse" else f"{code}: {what.get(code, code)}")
+    text = ("samples: mode_collapse + not_converged, collapsed and unlike the data (a generator "
+            "that never learned)" if both and code == "mode_collapse"
+            else f"samples: {code}, {what.get(code, code)}")
     if matched:
         blocks = matched.get("blocks", 1)
         text += (f"; judged at n={matched['n']:,} against {panel.get('n', matched['n']):,} held-out "

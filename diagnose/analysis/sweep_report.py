@@ -3,8 +3,6 @@ accuracy on each half of the split, the reliability table, and (with --refit) th
 """
 from __future__ import annotations
 
-import math
-
 from diagnose.analysis import sweep
 
 SHORT = {"healthy": "healthy", "mode_collapse": "collapse", "mode_collapse+not_converged": "coll+nc",
@@ -118,7 +116,3 @@ def do_refit(rows: list[dict], n: int) -> dict:
             "fitted_on": f"fit half of the graded suite ({len(fit)} settings), n = {n:,}",
             "accuracy_fit": acc(f2), "accuracy_report": acc(r2)}
 
-
-def finite(x):
-    """None for NaN/inf (JSON)."""
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
