@@ -12,7 +12,8 @@ tables to paste here (the numbers below are what that command printed; see bench
 THRESHOLDS: each rule's parameter, relative to held-out real data at the same n (see rules.py).
 CONFIDENCE: per flag code (and ``healthy``), a logistic curve P(right) = 1 / (1 + exp(-(a + b m)))
 of the flag's *margin* m: how far, in log units, the deciding statistic lies past its threshold
-(0 at the threshold; for ``healthy``, how far the closest rule is from firing). Where the fit half
+(0 at the threshold; for ``healthy``, how far the closest rule is from firing), each fit-half
+setting judged under thresholds fitted without its own dial (``sweep.held_out_margins``). Where the fit half
 holds no wrong headline for a code, a slope cannot be fitted and the table holds the share right
 smoothed by one pseudo-observation each way, (right + 1) / (count + 2), as a constant (b = 0).
 """
