@@ -163,3 +163,55 @@ def test_stage_cache_hits_and_keys(tmp_path):
     assert len(calls) == 2 and torch.equal(a["x"], b["x"]) and b["s"] == "a"
     assert hash_inputs({"a": 1, "b": 2}) == hash_inputs({"b": 2, "a": 1})
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_ndb_on_too_many_modes_needs_coarser_bins():
+    """1,000 modes at n = 1,000: per-mode NDB scores a generator stuck on 3 modes better than
+    real data; over bins with enough expected samples it scores far worse."""
+    from diagnose.analysis.reference import ndb_bin_count
+
+    g = torch.Generator().manual_seed(0)
+    ref_counts = np.full(1000, 20)                       # a uniform training histogram
+    real = torch.randint(0, 1000, (1000,), generator=g)   # held-out real data at n = 1,000
+    stuck = torch.tensor([3, 500, 900]).repeat_interleave(334)[:1000]
+    per_mode_real = modes.mode_metrics(real, ref_counts, 1000)["ndb_k"]
+    per_mode_stuck = modes.mode_metrics(stuck, ref_counts, 1000)["ndb_k"]
+    assert per_mode_stuck < per_mode_real            # the defect the coarser bins fix
+    k = ndb_bin_count(1000, 1000)
+    assert k == 50 and ndb_bin_count(10, 1000) is None
+    coarse = lambda lab: lab // (1000 // k)          # noqa: E731  (50 bins of 20 modes)
+    ref_coarse = np.full(k, 400)
+    real_k = modes.mode_metrics(real, ref_counts, 1000, coarse(real), ref_coarse)
+    stuck_k = modes.mode_metrics(stuck, ref_counts, 1000, coarse(stuck), ref_coarse)
+    assert stuck_k["ndb_k"] > 0.9 and real_k["ndb_k"] < 0.2 and stuck_k["ndb_bins"] == k
+
+
+def _block_ref(n_ref, d=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    train = torch.randn(4000, d, generator=g)
+    return {"train_features": train, "fid_stats": fidelity.fid_statistics(train),
+            "dup_threshold": 0.05, "train_counts": np.full(10, 400), "n_modes": 10,
+            "n_ref": n_ref}
+
+
+def test_judged_statistics_do_not_drift_with_n():
+    """A generator with 1,000 distinct outputs: its duplicate rate over all n samples grows from
+    ~0.6 (n = 1,000) to ~1 (n = 10,000); judged in blocks of the panel's n it stays put."""
+    from diagnose.analysis import blocks
+
+    ref = _block_ref(1000)
+    g = torch.Generator().manual_seed(1)
+    support = torch.randn(1000, 8, generator=g)
+    rates, full, supports = [], [], []
+    for n in (1000, 5000, 10000):
+        idx = torch.randint(0, 1000, (n,), generator=g)
+        f = support[idx]
+        labels = idx % 10
+        j = blocks.judged(f, labels, None, None, ref, k=5)
+        rates.append(j["duplicates"]["duplicate_rate"])
+        supports.append(j["duplicates"]["support_estimate"])
+        full.append(duplicates.duplicates(f, 0.05)["duplicate_rate"])
+        assert j["n"] == 1000 and j["blocks"] == min(10, n // 1000)
+    assert full[-1] > 0.99 and full[0] < 0.7                     # the raw rate drifts...
+    assert max(rates) - min(rates) < 0.05                        # ...the judged one does not
+    assert all(700 < s < 1400 for s in supports)                 # birthday estimate ~ 1,000

@@ -3,7 +3,7 @@
 A D with BatchNorm in training mode normalises each batch by its own mean and variance. When real
 and fake batches go through it separately, D can learn to tell the *batches* apart by their
 statistics, and its output for a sample then depends on which batch the sample sits in. This is
-what report 003's losses hid (EXPERIMENTS.md: separate real and fake batches through BatchNorm).
+what report 003's losses hid (docs/EXPERIMENTS.md#report-003: separate real and fake batches through BatchNorm).
 
 The probe measures that dependence directly, with the run's own D and G and no training:
 
@@ -98,8 +98,8 @@ def batch_statistics_flags(m: dict | None) -> list[Flag]:
             "Pass real and fake through D in one batch (torch.cat) so BatchNorm sees both, or "
             "replace D's BatchNorm with a per-sample normalisation (none, LayerNorm/GroupNorm, "
             "spectral norm).",
-            "Do not read success from the losses of such a D (report 003 saw D and G losses both "
-            "near zero): judge the samples.",
+            "Do not read success from the losses of such a D (report 003, docs/EXPERIMENTS.md#report-003, "
+            "saw D and G losses both near zero): judge the samples.",
             "Early in training this is common and passes: a healthy separate-batch run (c1_range) "
             "showed it for its first ~2,000 steps only; one that persists (report 003's c1, still "
             "there at 40,000 steps) is the problem. Probe a later checkpoint with diagnose check."],

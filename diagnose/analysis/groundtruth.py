@@ -93,6 +93,109 @@ class OneDigitAmongNoise(nn.Module):
         return torch.where(keep, self.digit(z), self.noise(z))
 
 
+class Blend(nn.Module):
+    """``bad`` for a share ``share`` of the latents (chosen by the 6th coordinate), ``good`` for
+    the rest: a good generator mixed with a collapsed, copying or noisy one."""
+
+    def __init__(self, good: nn.Module, bad: nn.Module, share: float):
+        super().__init__()
+        self.good, self.bad, self.share = good, bad, float(share)
+        self.latent_shape = (LATENT,)
+
+    def forward(self, z):
+        u = 0.5 * (1 + torch.erf(z[:, 5] / math.sqrt(2)))
+        keep = (u < self.share).view(-1, 1, 1, 1)
+        return torch.where(keep, self.bad(z), self.good(z))
+
+
+class Noisy(nn.Module):
+    """``base`` plus pixel noise of standard deviation ``sigma`` (in [-1, 1] units), clamped.
+
+    The noise is a deterministic function of the latent (sines of a fixed random projection at
+    a high frequency), so the generator is a function like any other, and nearly independent
+    from pixel to pixel."""
+
+    def __init__(self, base: nn.Module, sigma: float, size: int = 784):
+        super().__init__()
+        self.base, self.sigma = base, float(sigma)
+        g = torch.Generator().manual_seed(11)
+        self.register_buffer("w", torch.randn(LATENT, size, generator=g) * 1000.0)
+        self.register_buffer("b", torch.rand(size, generator=g) * 2 * math.pi)
+        self.latent_shape = (LATENT,)
+
+    def forward(self, z):
+        x = self.base(z)
+        e = math.sqrt(2.0) * torch.sin(z @ self.w + self.b).view_as(x)
+        return (x + self.sigma * e).clamp(-1.0, 1.0)
+
+
+class Blurred(nn.Module):
+    """``base`` blurred by a Gaussian of ``sigma`` pixels (a generator that never got sharp)."""
+
+    def __init__(self, base: nn.Module, sigma: float):
+        super().__init__()
+        self.base, self.sigma = base, float(sigma)
+        r = max(1, int(math.ceil(3 * sigma)))
+        t = torch.arange(-r, r + 1, dtype=torch.float32)
+        k = torch.exp(-0.5 * (t / max(sigma, 1e-6)) ** 2)
+        k = k / k.sum()
+        self.register_buffer("k", (k[:, None] * k[None, :])[None, None])
+        self.r = r
+        self.latent_shape = (LATENT,)
+
+    def forward(self, z):
+        x = self.base(z)
+        if self.sigma <= 0:
+            return x
+        # Blur in [0, 1] so the black background stays black at the edges.
+        y = F.conv2d(F.pad((x + 1) / 2, [self.r] * 4, mode="replicate"), self.k)
+        return y * 2 - 1
+
+
+class RandomDCGAN(nn.Module):
+    """An untrained DCGAN-style generator for 28x28 digits, latent (N, 100, 1, 1), DCGAN's
+    N(0, 0.02) initialisation, BatchNorm in eval mode: what a checkpoint saved before training
+    (or a state dict that never got loaded) produces."""
+
+    def __init__(self, seed: int = 0, init_std: float | None = 0.02):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(100, 128, 7, 1, 0, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
+            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+            nn.ConvTranspose2d(64, 1, 4, 2, 1, bias=False), nn.Tanh())
+        if init_std is not None:
+            for mod in self.net.modules():
+                if isinstance(mod, nn.ConvTranspose2d):
+                    nn.init.normal_(mod.weight, 0.0, init_std)
+                elif isinstance(mod, nn.BatchNorm2d):
+                    nn.init.normal_(mod.weight, 1.0, init_std)
+                    nn.init.zeros_(mod.bias)
+        self.latent_shape = (100, 1, 1)
+        self.eval()
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class RandomMLP(nn.Module):
+    """An untrained MLP generator (report 000's shape: 100 -> 256 -> 512 -> 1024 -> 784, Tanh),
+    PyTorch's default initialisation, latent (N, 100)."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        dims = [100, 256, 512, 1024]
+        layers = []
+        for a, b in zip(dims, dims[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers, nn.Linear(1024, 784), nn.Tanh())
+        self.latent_shape = (100,)
+
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 28, 28)
+
+
 class Mixture(nn.Module):
     """Points of a 2D mixture restricted to the components ``keep``."""
 
@@ -167,6 +270,20 @@ def cases() -> list[Case]:
     ]
 
 
+class _LazyDigits(dict):
+    """{"train": (images, labels), "test": ...}, each split parsed on first use (mixture-only
+    runs never parse the MNIST file)."""
+
+    def __missing__(self, split):
+        self[split] = _digits(split)
+        return self[split]
+
+
+def lazy_digits() -> dict:
+    """The embedded MNIST splits as the cases' builders read them, parsed when first asked for."""
+    return _LazyDigits()
+
+
 def run_validation(*, n_samples: int = 2000, device: str = "cpu", cache=None,
                    progress: bool = False, only: str | None = None,
                    on_case: Callable | None = None) -> list[dict]:
@@ -177,12 +294,7 @@ def run_validation(*, n_samples: int = 2000, device: str = "cpu", cache=None,
     from diagnose.analysis.pipeline import check_generator
     from diagnose.loading import wrap_generator
 
-    class _Lazy(dict):  # mixture-only runs never parse the MNIST file
-        def __missing__(self, split):
-            self[split] = _digits(split)
-            return self[split]
-
-    data = _Lazy()
+    data = lazy_digits()
     rows = []
     for case in cases():
         if only and only not in case.name:

@@ -184,6 +184,8 @@ def save_grid(batch, path, kind: str, centres=None) -> str:
 def render(v: dict, grid: str | None) -> str:
     """The readable report: verdict, flags, evidence table, grid path."""
     lines = [f"verdict: {v['verdict']} (confidence {v['confidence']:.2f})  {v['subject']}"]
+    if v.get("headline"):
+        lines.append(f"  {v['headline']}")
     for f in v["flags"]:
         lines.append(f"  [{f['severity']}] {f['code']}: {f['summary']}")
         for a in f.get("advice", [])[:2]:

@@ -17,9 +17,17 @@ def add_parser(sub) -> None:
     from diagnose.cli import add_json_flag
 
     p = sub.add_parser("validate", help=HELP, description=HELP)
-    p.add_argument("--n-samples", type=int, default=2000, help="samples per case (default 2000)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="samples per case (default 2000; 1000 with --sweep)")
     p.add_argument("--only", default=None, metavar="TEXT", help="run only cases whose name contains TEXT")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--sweep", action="store_true",
+                   help="run the graded suite instead (dials from healthy to broken, ~60 settings): "
+                        "confusion matrix, flip points per dial, reliability table; --n-samples "
+                        "defaults to 1000 there, --only selects dials")
+    p.add_argument("--refit", action="store_true",
+                   help="with --sweep: choose thresholds and fit confidences on the fit half and "
+                        "print the tables of diagnose/analysis/calibration.py")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -43,8 +51,13 @@ def run(args):
     from diagnose.commands import Result
     from diagnose.errors import UserError
 
-    if not 100 <= args.n_samples <= 100_000:
+    if args.n_samples is not None and not 100 <= args.n_samples <= 100_000:
         raise UserError(f"--n-samples must be between 100 and 100,000, got {args.n_samples}")
+    if args.refit and not args.sweep:
+        raise UserError("--refit needs --sweep")
+    if args.sweep:
+        return run_sweep(args)
+    args.n_samples = args.n_samples or 2000
 
     def note(r):
         print(f"  {r['case']}: {r['verdict']} ({'pass' if r['passed'] else 'FAIL'})",
@@ -57,3 +70,25 @@ def run(args):
     failed = [r for r in rows if not r["passed"]]
     data = {"cases": rows, "passed": len(rows) - len(failed), "total": len(rows)}
     return Result(data=data, text=table(rows), exit_code=1 if failed else 0)
+
+
+def run_sweep(args):
+    """``--sweep``: the graded suite; confusion matrix, flip points, reliability (and --refit)."""
+    from diagnose.analysis import sweep, sweep_report
+    from diagnose.commands import Result
+    from diagnose.errors import UserError
+
+    n = args.n_samples or 1000
+
+    def note(r):
+        ok = "right" if r["predicted"] == r["truth"] else "WRONG"
+        print(f"  {r['dial']}={r['value']}: {r['predicted']} ({ok}, truth {r['truth']})",
+              file=sys.stderr, flush=True)
+
+    rows = sweep.measure_all(n_samples=n, only=args.only, device=args.device, on_row=note)
+    if not rows:
+        raise UserError(f"--only {args.only!r} matches no dial")
+    refit = sweep_report.do_refit(rows, n) if args.refit else None
+    data, text = sweep_report.report(rows, n, refit={k: v for k, v in refit.items() if k != "rows"}
+                                     if refit else None)
+    return Result(data=data, text=text)
