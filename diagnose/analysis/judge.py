@@ -189,12 +189,27 @@ def judge_generator(loaded, config: CheckConfig | None = None, *, dataset: str |
     verdict = rules.verdict_from(
         subject=subject or str(getattr(loaded, "path", None) or "generator"),
         measured=measured, reference=ref, profile=profile, range_info=rng,
-        nonfinite=nonfinite, features=extractor.name,
+        nonfinite=nonfinite, features=extractor.name, context=_training_context(loaded, has_latent),
         extra={"loading": loaded.describe(), "dataset": ref["dataset"].get("source"),
                "dataset_summary": ref["dataset"], "protocol": asdict(cfg), **extra})
     if discriminator is not None and has_latent and isinstance(loaded.module, torch.nn.Module):
         verdict = _with_probe(verdict, loaded, discriminator, device, data_root, note)
     return Judged(verdict, stream.first, measured, out, ref)
+
+
+def _training_context(loaded, has_latent: bool) -> dict:
+    """What is known of how the generator was trained, so advice fits it: the latent shape it was
+    sampled with, and the loss and learning rates its checkpoint's config records."""
+    ctx = {"latent_shape": list(loaded.latent_shape)} if has_latent and loaded.latent_shape else {}
+    config = loaded.config if isinstance(loaded.config, dict) else {}
+    sub = lambda k: config.get(k) if isinstance(config.get(k), dict) else {}  # noqa: E731
+    found = {"loss": sub("losses").get("adversarial", config.get("loss")),
+             "lr_g": sub("optimizer").get("lr_g", config.get("lr_g")),
+             "lr_d": sub("optimizer").get("lr_d", config.get("lr_d"))}
+    for key, v in found.items():       # a user's own config may hold anything: plain values only
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            ctx[key] = v
+    return ctx
 
 
 def _with_probe(verdict: dict, loaded, D, device, data_root, note) -> dict:
