@@ -55,6 +55,22 @@ class Thresholds:
     explode_ratio: float = 1e3
     # and the absolute size it must also reach (BCE losses stay below ~100 by clamping)
     explode_abs: float = 50.0
+    # a loss whose typical size over the end of the log is this large has blown up whatever its
+    # start: BCE/hinge/least-squares losses are clamped or bounded far below it, and a WGAN-GP
+    # critic whose gradient penalty works keeps |D loss| in the tens
+    blowup_abs: float = 1e3
+    # a series unchanged (to its printed digits) for this many rows and this share of the log is
+    # frozen: a learning network's loss moves in its printed digits from one report to the next
+    frozen_rows: int = 5
+    frozen_frac: float = 0.3
+    # warm-up: D sits at chance at initialisation; the first few percent of a run (or, when the
+    # run's length is unknown, the first few hundred batches) cannot show d_not_learning
+    warmup_frac: float = 0.03
+    warmup_batches: int = 500
+    # a G loss this close to 0 means D(G(z)) ~ 1: D calls every fake real with certainty
+    g_zero: float = 1e-3
+    # beside it, a D loss this large (over 7 ln 2) means D is confidently wrong, not at chance
+    d_huge: float = 5.0
 
 
 DEFAULT = Thresholds()
@@ -154,12 +170,37 @@ class Context:
         self.conv = conv.infer(self.s.get("d_loss"), self.s.get("g_loss"), self.s.get("d_real"),
                                self.s.get("d_fake"), th.chance_rel_tol)
         self.inferred_fake = False
-        if "d_fake" not in self.s and "g_loss" in self.s:
+        fam = (table.family or {}).get("name", "bce")
+        if "d_fake" not in self.s and "g_loss" in self.s and fam == "bce":
             est = conv.infer_d_fake(self.s["g_loss"], self.conv["g_factor"])
             if est is not None:
                 self.s["d_fake"] = est
                 self.inferred_fake = True
         self.weight = evidence_weight(self.n)
+        self.family = (table.family or {}).get("name", "bce")
+        self.steps_are = table.report.get("steps_are", "batches")
+        self.warm = self._warmup(table.report.get("planned") or {})
+
+    def _warmup(self, planned: dict) -> int:
+        """Rows that belong to the run's warm-up (see Thresholds.warmup_*)."""
+        if not self.n:
+            return 0
+        total = None
+        if self.steps_are == "epochs" and planned.get("epochs"):
+            total = planned["epochs"]
+        elif planned.get("epochs") and planned.get("batches_per_epoch"):
+            total = planned["epochs"] * planned["batches_per_epoch"]
+        first = float(self.steps[0])
+        if total:
+            end = first + self.th.warmup_frac * total
+            if self.steps_are == "epochs":
+                end = max(end, first + 1)
+        elif self.steps_are == "epochs":
+            end = first + 1
+        else:
+            end = first + self.th.warmup_batches
+        return int(np.searchsorted(self.steps, end, side="left")) if np.all(
+            np.diff(self.steps) >= 0) else 0
 
     def span(self, a: int, b: int) -> list[int]:
         """[first, last] step of rows a..b."""

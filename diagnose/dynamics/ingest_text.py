@@ -179,6 +179,7 @@ class _Reader:
         self.pending: dict | None = None
         self.pending_counters: dict = {}
         self.last_sig = None
+        self.totals: dict[str, float] = {}                 # largest printed total per counter
 
     def _skip(self, key: str, seg: str) -> None:
         self.skipped[key] = self.skipped.get(key, 0) + 1
@@ -244,8 +245,10 @@ class _Reader:
         row = self.pending
         for k, (v, t) in self.pending_counters.items():
             row[k] = v
-            if k == "step" and not math.isnan(t):
-                row["__step_total"] = t
+            if not math.isnan(t):
+                self.totals[k] = max(self.totals.get(k, 0.0), t)
+                if k == "step":
+                    row["__step_total"] = t
         self.pending = None
         self.pending_counters = {}
         sig = tuple(row.items())
@@ -262,6 +265,11 @@ class _Reader:
                   "skipped_total": sum(v for k, v in self.skipped.items()
                                        if k not in ("blank", "counter_lines")),
                   "skipped_examples": self.examples, "notes": []}
+        if self.totals:
+            # "[Epoch 0/200] [Batch 11/938]": the run's planned length, so a log of its first
+            # batches is known to be only its start
+            report["planned"] = {"epochs": self.totals.get("epoch"),
+                                 "batches_per_epoch": self.totals.get("step")}
         _global_steps(self.store, report)
         return self.store.table(source=source, report=report, mapping=mapping)
 

@@ -176,13 +176,14 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
     # --- G losses: adversarial part preferred to a total (adv + L1 + ...)
     g_all = [k for k in live if info[k].player == "g" and not info[k].toks & {"real", "x"}
              and info[k].canonical not in ("grad_norm_g", "lr_g")]
-    g_adv = [k for k in g_all if info[k].toks & _ADV]
+    plain_adv = _G_WORDS | _ADV | _LOSS | {"l", "train", "training", "total"}
+    g_adv = [k for k in g_all if info[k].toks & _ADV and not info[k].toks - plain_adv - {"a", "b"}]
     g_plain = [k for k in g_all if not info[k].toks & (_AUX | _ADV)
                and (info[k].toks & _LOSS or info[k].canonical == "g_loss"
                     or len(info[k].toks - _G_WORDS - _TOTAL) <= 1)]
     if not g_adv:                                 # "adv_loss", "GAN_loss" with no player named
         g_adv = [k for k in live if info[k].player is None and info[k].toks & _ADV
-                 and not info[k].toks & {"real", "fake"}]
+                 and not info[k].toks - plain_adv]
 
     # kinds of the real/fake series
     kind: dict[str, str] = {}
