@@ -52,12 +52,41 @@ _MAX_LINE = 4000          # longer lines are cut: no real log line is longer, an
 _MAX_NAME = 48
 _EXAMPLES = 5             # skipped lines quoted in the report
 _LETTER = re.compile(r"[A-Za-z]")
+_CLOCK = re.compile(r":\d|\d:$")
+# "[D] real 0.1 fake 0.2 [G] fake 3.1": a bracketed player or phase names the values after it
+_GROUP = re.compile(r"(?<![\w)])[\[(<]\s*([A-Za-z][A-Za-z _-]{0,15}?)\s*[\])>]")
+_GROUP_WORDS = {"d", "g", "dis", "disc", "discriminator", "critic", "netd", "gen", "generator",
+                "netg", "train", "training", "val", "valid", "validation", "test", "eval"}
+# a table row or header: fields between | TAB , ; or runs of 2+ spaces
+_FIELDS = re.compile(r"\s*[|\t,;]\s*|\s{2,}")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
 # a name that may carry a GAN measurement: makes its line a data line
 _MEASURE = re.compile(r"loss|err|score|gan|adv|critic|wasserstein|real|fake|d\(|(^|[^a-z])[dg]"
                       r"($|[^a-z])|lossd|lossg|dloss|gloss|errd|errg|netd|netg|disc|gen",
                       re.IGNORECASE)
+
+
+# "generator loss | discriminator loss : 3.75 | 0.99" and "Loss D/G: 0.5/0.6": names listed, then
+# their values in the same order
+_SEP_OR = re.compile(r"[A-Za-z)]\s*[|/]\s*[A-Za-z(]")
+_NAME_ITEM = r"[A-Za-z(][\w ()]{0,30}?"
+_NAMES_THEN_VALUES = re.compile(
+    rf"(?P<names>{_NAME_ITEM}(?:\s*[|/]\s*{_NAME_ITEM})+)\s*[:=]\s*"
+    rf"(?P<values>(?:{_NUM})(?:\s*[|/]\s*(?:{_NUM}))+)", re.IGNORECASE)
+
+
+def _pair_up(m: re.Match) -> str:
+    names = [n.strip() for n in re.split(r"\s*[|/]\s*", m.group("names"))]
+    values = [v.strip() for v in re.split(r"\s*[|/]\s*", m.group("values"))]
+    if len(names) != len(values):
+        return m.group(0)
+    if len(names[0].split()) > 1 and len(names) > 1 and len(names[1].split()) == 1 \
+            and m.group("names").count("/"):
+        # "Loss D/G": the shared word goes with every name
+        head = names[0].rsplit(" ", 1)[0]
+        names = [names[0]] + [f"{head} {n}" for n in names[1:]]
+    return " | ".join(f"{n}: {v}" for n, v in zip(names, values))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -91,8 +120,15 @@ def _template(texts: tuple) -> tuple:
     and whether the line carries a measurement at all. Cached: a log has few line shapes."""
     slots = []
     measure = False
+    group = ""
     for t in texts:
+        for label in _GROUP.findall(t):
+            if set(label.lower().replace("-", " ").replace("_", " ").split()) <= _GROUP_WORDS:
+                group = label
         key = _key_before(t)
+        if key and group and not re.search(rf"(?<![A-Za-z]){re.escape(group)}(?![A-Za-z])", key,
+                                           re.IGNORECASE):
+            key = f"{group} {key}"
         kind = canonical_name(key) if key else None
         if kind not in ("epoch", "step"):
             kind = None
@@ -109,9 +145,10 @@ def parse_segment(seg: str):
     strong): ``measure`` says whether any name looks like a GAN measurement, ``strong`` whether
     a counter was named or had a total (bare leading integers alone do not make a counter line).
     """
-    low = seg
-    if "(" in low or "<tf" in low:
+    if "(" in seg or "<tf" in seg:
         seg = _WRAP.sub(lambda m: m.group("a") or m.group("b"), seg)
+    if _SEP_OR.search(seg):
+        seg = _NAMES_THEN_VALUES.sub(_pair_up, seg)
     ms = list(_VALUE.finditer(seg))
     if not ms:
         return {}, {}, False, False
@@ -142,7 +179,7 @@ def parse_segment(seg: str):
             if total is not None:
                 leading.append((val, tot))
                 strong = True
-            elif ":" in text or seg[m.end():m.end() + 1] == ":":
+            elif _CLOCK.search(text) or _CLOCK.match(seg, m.end()):
                 # a clock ("[01:07:50]", "12:30:01"): not counters
                 leading = [x for x in leading if not math.isnan(x[1])]
                 lead_open = False
@@ -180,6 +217,7 @@ class _Reader:
         self.pending_counters: dict = {}
         self.last_sig = None
         self.totals: dict[str, float] = {}                 # largest printed total per counter
+        self.header: list[str] | None = None               # names of a printed table's columns
 
     def _skip(self, key: str, seg: str) -> None:
         self.skipped[key] = self.skipped.get(key, 0) + 1
@@ -201,7 +239,46 @@ class _Reader:
         if not any_seg:
             self.skipped["blank"] += 1
 
+    def _table_row(self, seg: str):
+        """A header of names (remembered), or a row of numbers under one (its values), or None.
+
+        ``D_loss  acc  G_loss`` then ``0.004 | 100 | 6.2``; or ``component | loss | gen_loss``
+        then ``generator (train) | 8.35 | 6.03`` (the row label joins each column's name)."""
+        fields = [f.strip() for f in _FIELDS.split(seg.strip()) if f.strip()]
+        if len(fields) < 2:
+            return None
+        if not _VALUE.search(seg):
+            if all(_LETTER.search(f) and len(f) <= 40 and len(f.split()) <= 4
+                   and ":" not in f and "=" not in f for f in fields) and \
+                    any(_MEASURE.search(f) for f in fields):
+                self.header = fields
+                return "header"
+            return None
+        h = self.header
+        if not h:
+            return None
+        nums = [_num(f.rstrip("%")) for f in fields]
+        k = len(h)
+        if len(fields) >= k and all(x is not None for x in nums[:k]):
+            return {h[j]: nums[j] for j in range(k)}
+        if len(fields) == k and nums[0] is None and all(x is not None for x in nums[1:]):
+            return {f"{fields[0]} {h[j]}": nums[j] for j in range(1, k)}
+        return None
+
     def _segment(self, seg: str) -> None:
+        tab = self._table_row(seg) if self.rx is None and ("|" in seg or "\t" in seg or "  " in seg
+                                                            or "," in seg or ";" in seg) else None
+        if tab == "header":
+            self.skipped["table_header"] = self.skipped.get("table_header", 0) + 1
+            return
+        if tab:
+            counters = {}
+            for k in list(tab):
+                kind = canonical_name(k)
+                if kind in ("epoch", "step"):
+                    counters[kind] = (tab.pop(k), math.nan)
+            self._values(tab, counters, seg)
+            return
         if self.rx is not None:
             m = self.rx.search(seg)
             got = {k: _num(v) for k, v in (m.groupdict() if m else {}).items() if v is not None}
@@ -223,6 +300,9 @@ class _Reader:
                 "progress_bar" if _BAR.search(seg) else "no_series"
             self._skip(key, seg)
             return
+        self._values(values, counters, seg)
+
+    def _values(self, values: dict, counters: dict, seg: str) -> None:
         for k, v in self.ctx.items():
             counters.setdefault(k, v)
         p = self.pending

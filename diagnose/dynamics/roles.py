@@ -45,7 +45,8 @@ _AUX = {"l1", "l2", "pix", "pixel", "fea", "feat", "feature", "features", "vgg",
         "ssl", "mask", "latent", "lpips", "gp", "penalty", "r1", "r2", "reg", "pl", "path",
         "grad", "gradient", "norm", "lr", "acc", "accuracy", "info", "mi", "code", "vq",
         "commit", "entropy", "fm", "match", "l1loss", "mse", "dist", "distance", "w", "em"}
-_ADV = {"gan", "adv", "adversarial", "advers", "ganloss", "advloss"}
+_ADV = {"gan", "adv", "adversarial", "advers", "ganloss", "advloss", "generation"}
+_HELD_OUT = {"test", "val", "valid", "validation", "eval", "evaluation", "epoch"}
 _LOSS = {"loss", "err", "error", "cost", "bce", "nll"}
 _PROB = {"score", "prob", "probability", "out", "output", "pred", "prediction", "mean", "sigmoid"}
 _TOTAL = {"total", "all", "sum", "overall", "full"}
@@ -119,8 +120,12 @@ def _stats(v: np.ndarray) -> dict:
 
 
 def _first(cands: list, stats: dict) -> str | None:
-    # most points first: Lightning's d_loss_step beats d_loss_epoch; order of appearance breaks ties
-    return max(cands, key=lambda r: (stats[r]["n"], -cands.index(r))) if cands else None
+    # training series before held-out ones (test/val, Lightning's *_epoch averages), then most
+    # points, then order of appearance
+    def rank(r):
+        held = bool(set(_tokens(r)) & _HELD_OUT)
+        return (not held, stats[r]["n"], -cands.index(r))
+    return max(cands, key=rank) if cands else None
 
 
 def _terms_of(total: np.ndarray, a: np.ndarray, b: np.ndarray) -> str | None:
@@ -219,8 +224,16 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
         out.others[k] = kd
 
     # --- choose
+    d_adv = [k for k in d_cands if info[k].toks & _ADV]
     if "d_loss" in overrides:
         take("d_loss", overrides["d_loss"], "loss", "--map")
+    elif d_adv:
+        k = _first(d_adv, stats)
+        why = f"the adversarial part of D's loss ({k!r})"
+        rest = [x for x in d_cands if x not in d_adv]
+        if rest:
+            why += f", preferred to the total {_first(rest, stats)!r}"
+        take("d_loss", k, "adversarial loss", why)
     elif d_total:
         take("d_loss", d_total, "loss", f"named as D's loss ({d_total!r})")
     else:
