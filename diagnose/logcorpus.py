@@ -67,7 +67,9 @@ def judge(path: str | Path, expectation: dict) -> dict:
     except UserError as e:
         # what `diagnose logs` would refuse with exit 2: the file counts as misread
         row["verdict"] = "unreadable"
-        row["problems"].append("unreadable: " + " ".join(str(e).split()))
+        # the message names the file by its full path; the row already names it
+        msg = " ".join(str(e).replace(str(path), Path(path).name).split())
+        row["problems"].append(f"unreadable: {msg}")
         return row
     row["verdict"] = verdict["verdict"]
     row["confidence"] = verdict.get("confidence")
