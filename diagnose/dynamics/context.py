@@ -179,10 +179,13 @@ class Context:
         self.weight = evidence_weight(self.n)
         self.family = (table.family or {}).get("name", "bce")
         self.steps_are = table.report.get("steps_are", "batches")
-        self.warm = self._warmup(table.report.get("planned") or {})
+        self.only_start = False
+        self.warm = self._warmup(table.report.get("planned") or {},
+                                 table.report.get("format") not in ("live", "run"))
 
-    def _warmup(self, planned: dict) -> int:
-        """Rows that belong to the run's warm-up (see Thresholds.warmup_*)."""
+    def _warmup(self, planned: dict, from_file: bool) -> int:
+        """Rows that belong to the run's warm-up (see Thresholds.warmup_*); sets ``only_start``
+        when the whole log lies inside it (a log of a run's first batches)."""
         if not self.n:
             return 0
         total = None
@@ -190,17 +193,25 @@ class Context:
             total = planned["epochs"]
         elif planned.get("epochs") and planned.get("batches_per_epoch"):
             total = planned["epochs"] * planned["batches_per_epoch"]
-        first = float(self.steps[0])
+        first, last = float(self.steps[0]), float(self.steps[-1])
+        if not np.all(np.diff(self.steps) >= 0):
+            return 0
         if total:
             end = first + self.th.warmup_frac * total
             if self.steps_are == "epochs":
                 end = max(end, first + 1)
-        elif self.steps_are == "epochs":
-            end = first + 1
+            self.only_start = last < end
         else:
-            end = first + self.th.warmup_batches
-        return int(np.searchsorted(self.steps, end, side="left")) if np.all(
-            np.diff(self.steps) >= 0) else 0
+            # unknown run length: the first few percent of the log; a log that spans only a few
+            # hundred batches from step 0 is a run's start (Monitor's live checks and our own run
+            # directories have their own warm-up: Monitor's min_rows)
+            end = first + self.th.warmup_frac * (last - first)
+            if self.steps_are == "epochs":
+                end = max(end, first + 1)
+            elif from_file and first <= 1 and last < self.th.warmup_batches:
+                self.only_start = True
+        warm = int(np.searchsorted(self.steps, end, side="left"))
+        return self.n if self.only_start else warm
 
     def span(self, a: int, b: int) -> list[int]:
         """[first, last] step of rows a..b."""

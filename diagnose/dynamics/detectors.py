@@ -108,9 +108,10 @@ def diverged(c: Context) -> Flag | None:
             continue                      # G at the clamp beside D ~0 is D winning (d_overpowering)
         return c.flag("diverged", "fail",
                       f"{name} is pinned at {val:g} for {rows} rows: {clamp:g} is a binary "
-                      "cross-entropy clamp (-log of the smallest probability the loss allows, per "
-                      "term), so D's Sigmoid outputs exactly 0 or 1 and no gradient flows: training "
-                      "has stopped", {"series": name, "value": _r(val), "clamp": _r(clamp),
+                      "cross-entropy clamp of -log(0) (-log of the smallest probability the loss "
+                      "allows: 100 per term in BCELoss, 15.9-27.6 in Keras/TF, or the mean/sum of "
+                      "two terms), so D's Sigmoid outputs exactly 0 or 1 and no gradient flows: "
+                      "training has stopped", {"series": name, "value": _r(val), "clamp": _r(clamp),
                                       "frozen_rows": rows, "bce_clamp": True}, a, b, 0.9)
     fz = {n: _frozen(c, n) for n in ("d_real", "d_fake")}
     # D(x) frozen at 0, D(G(z)) at 1, or both at the same 0/1: a saturated D that is wrong or
@@ -298,8 +299,6 @@ def _frozen_d(c: Context) -> Flag | None:
     mask = np.abs(dr - 0.5) < th.chance_prob_tol
     if df is not None:
         mask &= (df > 0.5 - th.chance_prob_tol) & (dr - df < th.separation_margin)
-    if c.warm >= c.n:
-        return None                       # the log is only the run's start
     a, b, length = longest_run(mask)
     if length < max(4, min_stretch(c.n, th.persist_frac)) or a > max(1, c.n // 10):
         return None

@@ -21,7 +21,7 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in obj.items():
         key = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, dict) and _num(v.get("mean")) is not None:
+        if isinstance(v, dict) and "mean" in v and _num(v["mean"]) is not None:
             out[key] = v["mean"]          # a statistic ({"num", "mean", "std"}, StyleGAN2-ADA)
         elif isinstance(v, dict):
             out.update(_flatten(v, key))

@@ -288,7 +288,7 @@ class _Reader:
         else:
             values, counters, measure, strong = parse_segment(seg)
         if not values or not measure:
-            if counters and strong and not values and not _BAR.search(seg):
+            if counters and strong and not _BAR.search(seg):
                 # "Epoch 3/10" on a line of its own: the counters of the lines that follow
                 self._flush()
                 if "epoch" in counters and "step" not in counters:

@@ -29,7 +29,7 @@ SIGNAL = ("d_loss", "g_loss", "d_real", "d_fake")
 # Columns that index rows rather than measure training (not shown as series).
 _NOT_SERIES = {"step", "epoch", "batch", "time", "wall_time", "timestamp", "iteration"}
 # Words that name a player; matched as whole tokens after splitting a key.
-_D_WORDS = {"d", "dis", "disc", "discriminator", "critic", "netd"}
+_D_WORDS = {"d", "dis", "disc", "discrim", "discr", "discriminator", "critic", "netd"}
 _G_WORDS = {"g", "gen", "generator", "netg"}
 _STEP_WORDS = {"step", "steps", "global_step", "globalstep", "iteration", "iterations", "iter",
                "iters", "it", "itr", "batch", "batches", "batch_idx", "i", "n_iter", "niter"}
