@@ -38,9 +38,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A number standing alone (not part of a word such as "conv1" or "40.1it/s"); nan/inf included;
 # "8,600" (a thousands separator) is one number, "0,100,0.5" is three.
 _NUM = (r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!,?\d)|\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
-        r"|[-+]?(?:nan|inf(?:inity)?)")
+        r"|[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)")
+# (the leading lookahead skips positions that cannot start a number before the costlier checks)
 _VALUE = re.compile(
-    rf"(?<![\w.])(?P<num>{_NUM})(?:\s*/\s*(?P<total>\d+)(?![\w.]))?(?![\w]|\.\d)", re.IGNORECASE)
+    rf"(?=[-+.\dnNiI])(?<![\w.])(?P<num>{_NUM})(?:\s*/\s*(?P<total>\d+)(?![\w.]))?(?![\w]|\.\d)")
 # tensor(0.5, device='cuda:0'), array(0.5, dtype=float32), np.float32(0.5), tf.Tensor(0.5, shape=()),
 # <tf.Tensor: shape=(), dtype=float32, numpy=0.5>
 _WRAP = re.compile(
@@ -145,7 +146,7 @@ def parse_segment(seg: str):
     strong): ``measure`` says whether any name looks like a GAN measurement, ``strong`` whether
     a counter was named or had a total (bare leading integers alone do not make a counter line).
     """
-    if "(" in seg or "<tf" in seg:
+    if "ensor" in seg or "rray(" in seg or "float" in seg:
         seg = _WRAP.sub(lambda m: m.group("a") or m.group("b"), seg)
     if _SEP_OR.search(seg):
         seg = _NAMES_THEN_VALUES.sub(_pair_up, seg)
@@ -266,8 +267,9 @@ class _Reader:
         return None
 
     def _segment(self, seg: str) -> None:
-        tab = self._table_row(seg) if self.rx is None and ("|" in seg or "\t" in seg or "  " in seg
-                                                            or "," in seg or ";" in seg) else None
+        tab = None
+        if self.rx is None and (self.header is not None or _VALUE.search(seg) is None):
+            tab = self._table_row(seg)
         if tab == "header":
             self.skipped["table_header"] = self.skipped.get("table_header", 0) + 1
             return

@@ -208,24 +208,27 @@ class ColumnStore:
         n = self.n
         cols = self.cols
         for k, v in row.items():
-            val = _num(v)
+            val = v if type(v) is float else _num(v)
             if val is None:
                 continue
-            k = str(k)
             col = cols.get(k)
+            if col is None:
+                if type(k) is not str:
+                    k = str(k)
+                    col = cols.get(k)
             if col is None:
                 if len(cols) >= self.max_columns:
                     self.dropped_columns += 1
                     continue
-                col = cols[k] = self._array("d", [math.nan]) * (n + 1)
-                self.bad[k] = bytearray(n + 1)
-            elif len(col) <= n:
-                self._pad(k, n + 1)
-            elif not math.isnan(col[n]):
+                col = cols[k] = self._array("d", [math.nan]) * n
+                self.bad[k] = bytearray(n)
+            ln = len(col)
+            if ln > n:
                 continue                    # first spelling of a name in a row wins
-            col[n] = val
-            if not math.isfinite(val):
-                self.bad[k][n] = 1
+            if ln < n:
+                self._pad(k, n)
+            col.append(val)
+            self.bad[k].append(0 if val == val and val not in _INF else 1)
         self.n = n + 1
         if self.n * max(1, len(cols)) > self.max_cells:
             self._thin()
@@ -322,6 +325,9 @@ class ColumnStore:
         return Table(columns=columns, source=source, report=report, nonfinite=nonfinite,
                      family=roles.family)
 
+
+
+_INF = (math.inf, -math.inf)
 
 
 def _num(v: Any) -> float | None:
