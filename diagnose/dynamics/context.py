@@ -124,7 +124,11 @@ def running_median(v: np.ndarray, w: int) -> np.ndarray:
         return v
     h = w // 2
     padded = np.concatenate((np.full(h, v[0]), v, np.full(h, v[-1])))
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(padded, w)
+    # in blocks: np.median copies its input, and n x w values at once is too much for long logs
+    block = 1 << 16
+    return np.concatenate([np.median(view[i:i + block], axis=1)
+                           for i in range(0, view.shape[0], block)])
 
 
 def min_stretch(n: int, frac: float, floor: int = 3) -> int:

@@ -178,7 +178,7 @@ class ColumnStore:
     carried into the next kept one so a blow-up is never thinned away.
     """
 
-    def __init__(self, max_cells: int = 1 << 23, max_columns: int = 256):
+    def __init__(self, max_cells: int = 1 << 22, max_columns: int = 256):
         from array import array
 
         self._array = array
