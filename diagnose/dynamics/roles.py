@@ -208,6 +208,16 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
                 kind[k] = "loss term"
             else:
                 kind[k] = "probability"
+    # the two halves of a pair ("D real"/"D fake", "l_d_real"/"l_d_fake") are the same kind: one
+    # above 1 shows both are loss terms, one below 0 that both are logits
+    for k in real_fake["real"]:
+        twin = re.sub("real", "fake", k, flags=re.IGNORECASE)
+        twin = twin if twin in kind else re.sub("Real", "Fake", k)
+        if twin in kind and kind[twin] != kind[k]:
+            strong = "logit" if "logit" in (kind[k], kind[twin]) else "loss term"
+            if "probability" in (kind[k], kind[twin]) and not (info[k].prob_form or
+                                                                info[twin].prob_form):
+                kind[k] = kind[twin] = strong
     # a D total equal to the sum/mean of a real and a fake series: they are its terms
     rt = [k for k in real_fake["real"] if kind[k] == "probability"]
     ft = [k for k in real_fake["fake"] if kind[k] == "probability"]
