@@ -207,8 +207,10 @@ def parse_segment(seg: str):
 class _Reader:
     """Assembles rows from segments (multi-line steps, counter lines, redraws) into a store."""
 
-    def __init__(self, pattern: str | None):
+    def __init__(self, pattern: str | None, mapping: dict | None = None):
         self.rx = re.compile(pattern) if pattern else None
+        # names the user mapped with --map count as measurements whatever they are called
+        self.mapped = {v for k, v in (mapping or {}).items() if k != "family"}
         self.store = ColumnStore()
         self.skipped: dict[str, int] = {"blank": 0, "no_numbers": 0, "no_series": 0}
         self.examples: list[str] = []
@@ -289,6 +291,8 @@ class _Reader:
             values, measure, strong = got, bool(got), bool(counters)
         else:
             values, counters, measure, strong = parse_segment(seg)
+            if not measure and self.mapped and self.mapped.intersection(values):
+                measure = True
         if not values or not measure:
             if counters and strong and not _BAR.search(seg):
                 # "Epoch 3/10" on a line of its own: the counters of the lines that follow
@@ -364,7 +368,7 @@ def parse_text(lines: Iterable[str], source: str = "", pattern: str | None = Non
     read, how many became rows, how many were skipped (blank, no numbers, no measurement name,
     progress bars, redraws) with a few examples.
     """
-    r = _Reader(pattern)
+    r = _Reader(pattern, mapping)
     for line in lines:
         r.feed(line.rstrip("\n"))
     return r.table(source, mapping)
