@@ -172,6 +172,10 @@ def inconsistent_losses(c: Context) -> Flag | None:
     th = c.th
     scale = max(1.0, (c.conv.get("d_multiple") or 1.0) / 2)
     mask = (d >= 0) & (d < th.near_zero_both * scale) & (g >= 0) & (g < th.near_zero_both)
+    # both exactly 0 on every row: placeholders of players not being trained yet (a schedule that
+    # trains another part first), not two measured near-zero losses
+    rd, rg = c.raw["d_loss"], c.raw["g_loss"]
+    mask &= ~((rd == 0) & (rg == 0))
     a, b, length = longest_run(mask)
     if length < min_stretch(c.n, 0.1, floor=2):
         return None

@@ -222,7 +222,9 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
     rt = [k for k in real_fake["real"] if kind[k] == "probability"]
     ft = [k for k in real_fake["fake"] if kind[k] == "probability"]
     d_total = _first(d_cands, stats)
-    if d_total and rt and ft and _terms_of(raw[d_total], raw[rt[0]], raw[ft[0]]):
+    if d_total and rt and ft and not (info[rt[0]].prob_form or info[ft[0]].prob_form) \
+            and np.nanstd(raw[rt[0]]) > 0 and _terms_of(raw[d_total], raw[rt[0]], raw[ft[0]]):
+        # (only from series that move: constant values fit any arithmetic)
         kind[rt[0]] = kind[ft[0]] = "loss term"
 
     why_kind = {"probability": "a mean D output in [0, 1]",

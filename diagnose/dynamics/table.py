@@ -41,7 +41,7 @@ _COMPACT = {
     "lossg": "g_loss", "gloss": "g_loss", "errg": "g_loss", "lossgen": "g_loss", "genloss": "g_loss",
     "dx": "d_real", "dreal": "d_real", "realscore": "d_real", "scorereal": "d_real",
     "dgz": "d_fake", "dfake": "d_fake", "fakescore": "d_fake", "scorefake": "d_fake",
-    "dgz1": "d_fake", "dgz2": "d_fake",
+    "dgz1": "d_fake", "dgz2": "d_fake", "dr": "d_real", "df": "d_fake",
     "gradnormd": "grad_norm_d", "dgradnorm": "grad_norm_d", "gradd": "grad_norm_d",
     "gradnormg": "grad_norm_g", "ggradnorm": "grad_norm_g", "gradg": "grad_norm_g",
     "lrd": "lr_d", "dlr": "lr_d", "lrg": "lr_g", "glr": "lr_g",
