@@ -150,37 +150,38 @@ def parse_segment(seg: str):
         seg = _WRAP.sub(lambda m: m.group("a") or m.group("b"), seg)
     if _SEP_OR.search(seg):
         seg = _NAMES_THEN_VALUES.sub(_pair_up, seg)
-    ms = list(_VALUE.finditer(seg))
-    if not ms:
+    # one C call: [text, number, total, text, number, total, ..., text]
+    parts = _VALUE.split(seg)
+    n = len(parts) // 3
+    if not n:
         return {}, {}, False, False
-    texts = []
-    prev = 0
-    for m in ms:
-        texts.append(seg[prev:m.start()])
-        prev = m.end()
-    slots, measure = _template(tuple(texts))
+    texts = parts[0::3]
+    slots, measure = _template(tuple(texts[:n]))
     values: dict[str, float] = {}
     counters: dict[str, tuple[float, float]] = {}
     leading: list[tuple[float, float]] = []
     lead_open = True
     strong = False          # a named counter or a count with a total: may stand on its own line
-    for (key, kind), m, text in zip(slots, ms, texts):
-        num = m.group("num")
-        if "," in num:
-            num = num.replace(",", "")
+    for i in range(n):
+        key, kind = slots[i]
+        num = parts[3 * i + 1]
+        total = parts[3 * i + 2]
+        after = texts[i + 1]
+        if after.startswith("%|"):                    # a progress bar's percentage
+            continue
         try:
             val = float(num)
         except ValueError:
-            continue
-        total = m.group("total")
+            try:
+                val = float(num.replace(",", ""))
+            except ValueError:
+                continue
         tot = float(total) if total is not None else math.nan
-        if seg[m.end():m.end() + 2] == "%|":          # a progress bar's percentage
-            continue
         if not key:
             if total is not None:
                 leading.append((val, tot))
                 strong = True
-            elif _CLOCK.search(text) or _CLOCK.match(seg, m.end()):
+            elif texts[i] == ":" or (after == ":" and i + 1 < n):
                 # a clock ("[01:07:50]", "12:30:01"): not counters
                 leading = [x for x in leading if not math.isnan(x[1])]
                 lead_open = False
