@@ -58,7 +58,8 @@ def test_adversarial_part_preferred_to_a_total_g_loss():
 
 
 @pytest.mark.parametrize("names,fam", [
-    (("d_loss", "g_loss", "gp"), "wgan"), (("loss_critic", "loss_G"), "wgan"),
+    (("d_loss", "g_loss", "gp"), "bce"), (("loss_critic", "loss_G"), "wgan"),
+    (("d_loss", "g_loss", "wasserstein_distance"), "wgan"),
     (("d_hinge_loss", "g_loss"), "hinge"), (("lsgan_d", "lsgan_g"), "lsgan"),
     (("d_loss_ra", "g_loss_ra"), "relativistic"), (("d_loss", "g_loss"), "bce")])
 def test_family_from_names(names, fam):

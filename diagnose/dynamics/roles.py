@@ -52,7 +52,8 @@ _PROB = {"score", "prob", "probability", "out", "output", "pred", "prediction", 
 _TOTAL = {"total", "all", "sum", "overall", "full"}
 _INDEX = {"step", "epoch", "batch", "iteration", "time", "wall_time", "timestamp"}
 _FAMILY_WORDS = [
-    ("wgan", re.compile(r"wgan|wasserstein|critic|w_?dist|em_?dist|gradient_?penalty|(^|[^a-z])gp($|[^a-z])")),
+    # (a gradient penalty alone says nothing: R1/GP regularise non-saturating and hinge GANs too)
+    ("wgan", re.compile(r"wgan|wasserstein|critic|w_?dist|em_?dist")),
     ("hinge", re.compile(r"hinge")),
     ("lsgan", re.compile(r"lsgan|least_?sq")),
     ("relativistic", re.compile(r"relativ|ragan|rsgan|rgan|(^|[^a-z])ra($|[^a-z])")),
