@@ -327,3 +327,17 @@ def test_family_gates_bce_only_rules():
     rows = [{"step": i, "d_loss": -0.69 + 0.001 * math.sin(i), "g_loss": 0.7} for i in range(100)]
     t = Table.from_rows(rows)
     assert t.family["name"] == "wgan" and "d_not_learning" not in {f.code for f in detect(t)}
+
+
+def test_an_early_stretch_that_recovers_is_a_note_and_a_late_one_a_failure():
+    rows = S.healthy(n=400)
+    for r in rows[40:120]:                               # D wins for a while early, then the
+        r.update(d_loss=0.02, g_loss=6.0, d_real=0.97, d_fake=0.03)   # run goes back to normal
+    f = _flags(rows)["d_overpowering"]
+    assert f.severity == "info" and f.evidence["recovered"] is True
+    assert analyze(Table.from_rows(rows))["verdict"] == "healthy"
+    rows = S.healthy(n=400)
+    for r in rows[300:]:                                 # the same stretch at the end: no recovery
+        r.update(d_loss=0.02, g_loss=6.0, d_real=0.97, d_fake=0.03)
+    assert _flags(rows)["d_overpowering"].severity in ("warn", "fail")
+    assert analyze(Table.from_rows(rows))["verdict"] == "d_overpowering"

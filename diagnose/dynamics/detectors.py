@@ -473,6 +473,23 @@ def _acf(r: np.ndarray) -> np.ndarray:
     return acf / acf[0]
 
 
+# codes whose stretch, once over, leaves the run as it should be: a transient that recovered
+_TRANSIENT = ("d_overpowering", "d_fooled", "d_not_learning")
+
+
+def _recovered(c: Context, f: Flag) -> None:
+    """A stretch that ended early (before the last 30 % of the log) and covered under half of it,
+    after which the run went on normally: a transient, noted as info, not a failure."""
+    if f.code not in _TRANSIENT or not f.steps or c.n < 10:
+        return
+    end = int(np.searchsorted(c.steps, f.steps[1], side="right"))
+    frac = f.evidence.get("stretch_fraction", 1.0)
+    if end <= 0.7 * c.n and frac < 0.5:
+        f.severity = "info"
+        f.summary += f"; then it recovered for the last {c.n - end} of {c.n} points (a transient)"
+        f.evidence["recovered"] = True
+
+
 def detect(table: Table, thresholds: Thresholds = DEFAULT, context: Context | None = None
            ) -> list[Flag]:
     """Run every detector on a Table; a ``healthy`` info flag when none fires.
@@ -484,15 +501,17 @@ def detect(table: Table, thresholds: Thresholds = DEFAULT, context: Context | No
     if c.n == 0:
         return []
     flags = [f for f in (fn(c) for fn in DETECTORS.values()) if f is not None]
-    codes = {f.code for f in flags}
+    for f in flags:
+        _recovered(c, f)
+    codes = {f.code for f in flags if f.severity != "info"}
     if "inconsistent_losses" in codes:
         flags = [f for f in flags if f.code != "d_overpowering"]
     if "d_not_learning" in codes:
         for f in flags:
-            if f.code == "d_fooled":         # G fooling a D that never learned: a consequence
+            if f.code == "d_fooled" and f.severity != "info":   # a consequence of D not learning
                 f.severity = "warn"
                 f.summary += " (a consequence of the discriminator not learning)"
-    if not flags:
+    if not any(f.severity != "info" for f in flags):
         flags.append(Flag(code="healthy", severity="info",
                           summary=f"no dynamics problem found in {c.n} points", evidence={
                               "points": c.n, "series": sorted(c.raw)},
