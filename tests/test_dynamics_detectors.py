@@ -341,3 +341,11 @@ def test_an_early_stretch_that_recovers_is_a_note_and_a_late_one_a_failure():
         r.update(d_loss=0.02, g_loss=6.0, d_real=0.97, d_fake=0.03)
     assert _flags(rows)["d_overpowering"].severity in ("warn", "fail")
     assert analyze(Table.from_rows(rows))["verdict"] == "d_overpowering"
+
+
+def test_a_two_digit_print_repeating_a_few_times_is_not_frozen():
+    rows = [{"step": e, "d_loss": [1.32, 1.21, 1.2, 1.2, 1.2, 1.2, 1.2, 1.19][e % 8],
+             "g_loss": 8.35 + 0.4 * math.sin(e)} for e in range(8)]
+    assert "d_not_learning" not in _flags(rows)
+    rows = [{"step": e, "d_loss": 1.3517, "g_loss": 8.35 + 0.4 * math.sin(e)} for e in range(8)]
+    assert _flags(rows)["d_not_learning"].evidence["signature"] == "frozen D loss"

@@ -218,13 +218,19 @@ def _lr_ratio(c: Context) -> float | None:
 
 
 def _frozen_d_loss(c: Context) -> Flag | None:
-    """D's loss identical, to its printed digits, for a long stretch past the warm-up, at a value
-    that is neither ~0 (D winning) nor a BCE clamp (diverged): D's weights are not moving."""
+    """D's loss identical, to its printed digits, for a long stretch (warm-up or not: a D at
+    initialisation still moves from batch to batch), at a value that is neither ~0 (D winning)
+    nor a BCE clamp (diverged): D's weights are not moving."""
     fr = _frozen(c, "d_loss")
     if fr is None:
         return None
     a, b, rows, val = fr
-    if b < c.warm or abs(val) < c.th.near_zero_d or _clamp_value(val) is not None:
+    if abs(val) < c.th.near_zero_d or _clamp_value(val) is not None:
+        return None
+    # a value printed with two digits ("1.2") repeats by chance in a steady run; only a long
+    # stretch of it counts, while a value with more digits repeating is a frozen network
+    digits = len(f"{abs(val):.6g}".replace(".", "").strip("0"))
+    if digits < 3 and rows < 4 * c.th.frozen_rows:
         return None
     g = _frozen(c, "g_loss")
     frac = rows / c.n
