@@ -105,10 +105,15 @@ def ingest(path: str | Path, format: str = "auto", pattern: str | None = None,
 
 
 def _has_digits(path: Path) -> bool:
+    """Whether the file holds any digit (read in chunks: it may be large)."""
     try:
-        return any(c.isdigit() for c in path.read_text(encoding="utf-8", errors="replace"))
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                if any(bytes([d]) in chunk for d in b"0123456789"):
+                    return True
     except OSError:
         return False
+    return False
 
 
 def _read(path: Path, fmt: str, pattern: str | None, mapping: dict | None = None) -> Table:
