@@ -49,6 +49,14 @@ def test_heldout_is_big_and_not_all_broken():
     assert len(broken) >= 5, broken          # and a tool that always says "healthy" fails too
 
 
+def test_no_constant_answer_reaches_the_bar():
+    # a tool that answers the same verdict (and no findings) for every log must stay under 90 %
+    from diagnose.verdict import CODES
+    for code in CODES:
+        right = sum(code in e["verdict_any"] and not e["must_flag"] for e in EXPECTED.values())
+        assert right < REQUIRED_ACCURACY * len(EXPECTED), (code, right, len(EXPECTED))
+
+
 def test_heldout_shares_no_file_with_the_first_corpus():
     first = {p.read_bytes() for p in logcorpus.corpus_files(FIRST)}
     same = [p.name for p in logcorpus.corpus_files(HELDOUT) if p.read_bytes() in first]
