@@ -13,8 +13,24 @@ import json
 import re
 from pathlib import Path
 
+from diagnose.dynamics.ingest_text import _VALUE, _WRAP
 from diagnose.dynamics.table import SIGNAL, Table, _num, canonical_name
 from diagnose.errors import UserError
+
+
+def cell_number(cell) -> float | None:
+    """The one number a table cell holds, read the way the text reader reads a value: a plain
+    number, a wrapped one (``tensor(10.5, grad_fn=<...>)``, ``np.float32(0.5)``), or one with a
+    unit or percent sign beside it (``12.5 ms``, ``45%``). None when the cell holds no number or
+    several (a cell such as ``3/10`` or ``1 2`` is not one measurement)."""
+    v = _num(cell)
+    if v is not None or not isinstance(cell, str):
+        return v
+    s = _WRAP.sub(lambda m: m.group("a") or m.group("b"), cell.strip())
+    found = [m for m in _VALUE.finditer(s) if m.group("total") is None]
+    if len(found) != 1 or len(_VALUE.findall(s)) != 1:
+        return None
+    return _num(found[0].group("num").replace(",", ""))
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict:
@@ -103,7 +119,9 @@ def read_csv_table(path: str | Path, text: str | None = None, mapping: dict | No
         if rec is None or len(rec) != len(header):
             bad += 1
             continue
-        rows.append(dict(zip(header, rec)))
+        # a cell the text reader would read as one number counts as that number
+        rows.append({h: (x if (num := cell_number(x)) is None else num)
+                     for h, x in zip(header, rec)})
     n_lines = len(rows) + bad
     rows = [{k: v for k, v in r.items() if v is not None and str(v).strip() != ""} for r in rows]
     rows, merged = _merge_steps(rows)
@@ -190,7 +208,7 @@ def looks_like_csv(head: str, named_csv: bool = False) -> bool:
     if len(same) < max(1, 0.6 * len(data)):
         return False
     cells = [c.strip() for r in same for c in r]
-    numeric = sum(1 for c in cells if c == "" or _num(c) is not None)
+    numeric = sum(1 for c in cells if c == "" or cell_number(c) is not None)
     if any(_LABELLED.search(c) for c in cells):
         return False
     return numeric >= 0.5 * len(cells) or named_csv
