@@ -71,6 +71,12 @@ class Thresholds:
     g_zero: float = 1e-3
     # beside it, a D loss this large (over 7 ln 2) means D is confidently wrong, not at chance
     d_huge: float = 5.0
+    # D's raw output on reals above its output on fakes by this many logits: D's (relativistic)
+    # probability that a real is more real than a fake is over 0.9 (ln 9 = 2.2)
+    logit_gap: float = 2.2
+    # D winning by trend: G's loss grown to this multiple of its early level while D's fell to
+    # under 1/this of its own (D(G(z)) down by a factor e^(2 x early G loss))
+    trend_factor: float = 3.0
 
 
 DEFAULT = Thresholds()
@@ -152,7 +158,8 @@ class Context:
 
     def __init__(self, table: Table, th: Thresholds = DEFAULT):
         self.th = th
-        cols = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g")
+        cols = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g",
+                "d_real_logit", "d_fake_logit")
         signal = np.zeros(len(table), bool)
         for c in ("d_loss", "g_loss", "d_real", "d_fake"):
             if c in table.columns:
@@ -180,6 +187,9 @@ class Context:
             if est is not None:
                 self.s["d_fake"] = est
                 self.inferred_fake = True
+        g_role = ((table.report.get("roles") or {}).get("mapping") or {}).get("g_loss") or {}
+        # G's adversarial term beside its auxiliary terms: possibly printed times its weight
+        self.g_beside_terms = list(g_role.get("beside_terms") or [])
         self.weight = evidence_weight(self.n)
         self.family = (table.family or {}).get("name", "bce")
         self.steps_are = table.report.get("steps_are", "batches")

@@ -176,17 +176,38 @@ def inconsistent_losses(c: Context) -> Flag | None:
     # trains another part first), not two measured near-zero losses
     rd, rg = c.raw["d_loss"], c.raw["g_loss"]
     mask &= ~((rd == 0) & (rg == 0))
+    gap = _logit_gap(c)
+    if gap is not None:
+        # D's own outputs are the arbiter: where they sit far apart, D does tell the fakes from
+        # the reals, so a small G term is a weighted one (G's loss times its weight), not a D
+        # that the fakes fool
+        mask &= ~(gap > th.logit_gap)
     a, b, length = longest_run(mask)
     if length < min_stretch(c.n, 0.1, floor=2):
         return None
     dm, gm = c.med("d_loss", a, b), c.med("g_loss", a, b)
+    ev = {"d_loss_median": dm, "g_loss_median": gm,
+          "d_fake_upper_bound_from_d_loss": _r(1 - math.exp(-2 * dm)),
+          "d_fake_lower_bound_from_g_loss": _r(math.exp(-2 * gm))}
+    sev, note = "fail", ""
+    if c.g_beside_terms and gap is None:
+        # the G term sits beside auxiliary terms and may be printed times a small weight: its
+        # size proves nothing about D(G(z)) without D's outputs, so a warning only
+        sev = "warn"
+        ev["g_loss_beside_terms"] = c.g_beside_terms
+        note = (f" (unless G's adversarial term is printed times its weight: it is logged beside "
+                f"{', '.join(c.g_beside_terms)})")
     return c.flag(
-        "inconsistent_losses", "fail",
+        "inconsistent_losses", sev,
         f"D loss ({dm:.3g}) and G loss ({gm:.3g}) are both near zero at once: one discriminator "
-        "cannot be right about reals and fakes and fooled by the fakes together",
-        {"d_loss_median": dm, "g_loss_median": gm,
-         "d_fake_upper_bound_from_d_loss": _r(1 - math.exp(-2 * dm)),
-         "d_fake_lower_bound_from_g_loss": _r(math.exp(-2 * gm))}, a, b, 0.9)
+        f"cannot be right about reals and fakes and fooled by the fakes together{note}",
+        ev, a, b, 0.9)
+
+
+def _logit_gap(c: Context) -> np.ndarray | None:
+    """D's raw output on reals minus its raw output on fakes (smoothed), when both are logged."""
+    r, f = c.s.get("d_real_logit"), c.s.get("d_fake_logit")
+    return None if r is None or f is None else r - f
 
 
 @register("d_not_learning")
@@ -399,11 +420,26 @@ def d_overpowering(c: Context) -> Flag | None:
         mask |= (d >= 0) & (d < th.near_zero_d * scale) & g_bad
     if dr is not None and df is not None and not c.inferred_fake:
         mask |= (dr > 0.9) & (df < 0.1)
+    gap = _logit_gap(c)
+    if gap is not None and c.family != "wgan":
+        # D's raw outputs on reals far above those on fakes (beside a D loss near zero when one
+        # is logged): D separates them with certainty, whatever weight G's term is printed with
+        sep = gap > th.logit_gap
+        if d is not None:
+            sep &= (d >= 0) & (d < th.near_zero_d * max(1.0, (c.conv.get("d_multiple") or 1.0) / 2))
+        mask |= sep
+    trend = _winning_trend(c, d, g)
+    if trend is not None:
+        mask |= trend
     a, b, length = longest_run(mask)
     if length < min_stretch(c.n, th.overpower_frac):
         return None
     ev = {"d_loss_median": c.med("d_loss", a, b), "g_loss_median": c.med("g_loss", a, b),
           "d_real_median": c.med("d_real", a, b), "d_fake_median": c.med("d_fake", a, b)}
+    if gap is not None:
+        ev["logit_gap_median"] = _r(float(np.median(gap[a:b + 1])))
+    if trend is not None and trend[a:b + 1].all():
+        ev["signature"] = "G loss climbing several-fold while D's loss falls"
     gn = c.s.get("grad_norm_g")
     if gn is not None:
         early = float(np.median(gn[: max(1, a)])) if a > 0 else float(gn[0])
@@ -421,6 +457,22 @@ def d_overpowering(c: Context) -> Flag | None:
     return c.flag("d_overpowering", sev,
                   f"the discriminator overpowered the generator for {frac:.0%} of the log "
                   f"({', '.join(what)}): G gets almost no gradient", ev, a, b, 0.85)
+
+
+def _winning_trend(c: Context, d: np.ndarray | None, g: np.ndarray | None) -> np.ndarray | None:
+    """Rows where G's (smoothed) loss has grown to ``trend_factor`` x its early level, and past
+    D(G(z)) < 0.1, while D's loss has fallen below 1/``trend_factor`` of its own early level and
+    below chance: D is pulling away from G (its win need not bring its loss near zero)."""
+    th = c.th
+    if d is None or g is None or c.family not in ("bce", "relativistic") or c.n < 10:
+        return None
+    k = max(1, c.n // 10)
+    early_g, early_d = float(np.median(g[:k])), float(np.median(d[:k]))
+    if early_g <= 0 or early_d <= 0:
+        return None
+    chance = (c.conv.get("d_multiple") or 1.0) * LN2
+    return ((g >= th.trend_factor * early_g) & (g > th.overpower_g * c.conv["g_factor"])
+            & (d >= 0) & (d <= early_d / th.trend_factor) & (d < chance))
 
 
 @register("oscillation")

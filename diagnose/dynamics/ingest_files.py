@@ -21,16 +21,21 @@ from diagnose.errors import UserError
 def cell_number(cell) -> float | None:
     """The one number a table cell holds, read the way the text reader reads a value: a plain
     number, a wrapped one (``tensor(10.5, grad_fn=<...>)``, ``np.float32(0.5)``), or one with a
-    unit or percent sign beside it (``12.5 ms``, ``45%``). None when the cell holds no number or
-    several (a cell such as ``3/10`` or ``1 2`` is not one measurement)."""
+    unit or percent sign after it (``12.5 ms``, ``45%``). None when the cell holds no number,
+    several (``3/10``, ``1 2``: not one measurement) or a name before its number (``epoch 2``)."""
     v = _num(cell)
     if v is not None or not isinstance(cell, str):
         return v
     s = _WRAP.sub(lambda m: m.group("a") or m.group("b"), cell.strip())
-    found = [m for m in _VALUE.finditer(s) if m.group("total") is None]
-    if len(found) != 1 or len(_VALUE.findall(s)) != 1:
+    m = _VALUE.match(s)
+    # the number first, then at most a unit: a name before it ("epoch 2") makes a labelled
+    # field of a console line, not a table cell
+    if m is None or m.group("total") is not None or not _UNIT.fullmatch(s[m.end():]):
         return None
-    return _num(found[0].group("num").replace(",", ""))
+    return _num(m.group("num").replace(",", ""))
+
+
+_UNIT = re.compile(r"\s*(?:%|[A-Za-z\u00b5/]{1,5})?\s*")
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict:

@@ -30,6 +30,7 @@ from diagnose.errors import UserError
 
 ROLES = ("d_loss", "g_loss", "d_real", "d_fake")
 OTHER_ROLES = ("grad_norm_d", "grad_norm_g", "lr_d", "lr_g")
+LOGIT_ROLES = ("d_real_logit", "d_fake_logit")
 FAMILIES = ("bce", "wgan", "hinge", "lsgan", "relativistic")
 FAMILY_TEXT = {
     "bce": "BCE / non-saturating (chance: ln 2 per term)",
@@ -152,9 +153,9 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
     stats = {k: _stats(raw[k]) for k in names}
     live = [k for k in names if stats[k]["n"] or (k in bad and bad[k].any())]
     for role in [r for r in overrides if r != "family"]:
-        if role not in ROLES + OTHER_ROLES:
+        if role not in ROLES + OTHER_ROLES + LOGIT_ROLES:
             raise UserError(f"--map: unknown role {role!r}; roles are "
-                            f"{', '.join(ROLES + OTHER_ROLES)} and family")
+                            f"{', '.join(ROLES + OTHER_ROLES + LOGIT_ROLES)} and family")
         if overrides[role] not in raw:
             raise UserError(f"--map {role}={overrides[role]}: no series named "
                             f"{overrides[role]!r} in the log (series: {', '.join(names[:20])})")
@@ -194,6 +195,9 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
     # kinds of the real/fake series
     kind: dict[str, str] = {}
     has_d_total = bool(d_cands)
+    # D's loss terms already logged under loss names (l_d_real/l_d_fake): another real/fake pair
+    # beside them is D's outputs, and values above 1 make those raw scores, not more loss terms
+    named_terms = all(any(info[k].toks & _LOSS for k in real_fake[side]) for side in ("real", "fake"))
     for side in ("real", "fake"):
         for k in real_fake[side]:
             n, st = info[k], stats[k]
@@ -202,7 +206,7 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
             elif st.get("neg", 0) > 0.01:
                 kind[k] = "logit"
             elif st.get("above1", 0) > 0:
-                kind[k] = "loss term"
+                kind[k] = "logit" if named_terms else "loss term"
             elif n.prob_form or n.toks & _PROB:
                 kind[k] = "probability"
             elif not has_d_total and g_adv:
@@ -271,6 +275,21 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
     elif g_plain:
         k = _first(g_plain, stats)
         take("g_loss", k, "loss", f"named as G's loss ({k!r})")
+    # D's raw outputs (logits) are kept too: their gap says how well D separates reals from
+    # fakes whatever the loss's scale or weight
+    for role, side in (("d_real_logit", "real"), ("d_fake_logit", "fake")):
+        logits = [k for k in real_fake[side] if kind[k] == "logit"]
+        if role in overrides:
+            take(role, overrides[role], "logit", "--map")
+        elif logits:
+            k = _first(logits, stats)
+            take(role, k, "logit", f"{k!r}: {why_kind['logit']}")
+    # an adversarial G term logged beside G's auxiliary terms (pixel, perceptual, L1...) is often
+    # printed already multiplied by its weight (ESRGAN: 5e-3): its size alone is no D(G(z))
+    if out.chosen.get("g_loss", {}).get("as") == "adversarial loss":
+        aux = [k for k in g_all if info[k].toks & _AUX and k != out.chosen["g_loss"]["series"]]
+        if aux:
+            out.chosen["g_loss"]["beside_terms"] = sorted(aux)
     for role, side in (("d_real", "real"), ("d_fake", "fake")):
         if role in overrides:
             take(role, overrides[role], "probability", "--map")
@@ -304,6 +323,9 @@ def _family(names, info, stats, out: Roles, forced: str | None) -> dict:
                     "description": FAMILY_TEXT[fam]}
     d = out.chosen.get("d_loss")
     g = out.chosen.get("g_loss")
+    rel = _relativistic_by_logits(out)
+    if rel is not None:
+        return {"name": "relativistic", "why": [rel], "description": FAMILY_TEXT["relativistic"]}
     d_neg = stats[d["series"]]["neg"] if d and d["series"] in stats and stats[d["series"]]["n"] else 0.0
     g_neg = stats[g["series"]]["neg"] if g and g["series"] in stats and stats[g["series"]]["n"] else 0.0
     if d_neg > 0.05:
@@ -324,6 +346,25 @@ def _family(names, info, stats, out: Roles, forced: str | None) -> dict:
             "description": FAMILY_TEXT["bce"]}
 
 
+def _relativistic_by_logits(out: Roles) -> str | None:
+    """Why the loss must be relativistic, when D's logged loss is far below what BCE on each of
+    D's logged logits would cost (softplus(-real) + softplus(fake)): a loss that small beside
+    those outputs can only be taken on their differences (RaGAN/RSGAN). None otherwise."""
+    need = ("d_loss", "d_real_logit", "d_fake_logit")
+    if not all(r in out.columns for r in need):
+        return None
+    d, r, f = (np.asarray(out.columns[k][0], float) for k in need)
+    ok = np.isfinite(d) & np.isfinite(r) & np.isfinite(f)
+    if ok.sum() < 2:
+        return None
+    bce = float(np.median(np.logaddexp(0, -r[ok]) + np.logaddexp(0, f[ok])))
+    logged = float(np.median(np.abs(d[ok])))
+    if bce / 2 > max(1.0, 10 * logged):        # /2: the logged loss may be the terms' mean
+        return (f"D's loss (~{logged:.3g}) is far below what BCE on its logged outputs would cost "
+                f"(~{bce:.3g}): the loss is taken on differences of D's outputs")
+    return None
+
+
 def parse_map(items: list[str] | None) -> dict:
     """``--map role=name`` (repeatable) -> {role: name}; a malformed item is a UserError."""
     out = {}
@@ -332,8 +373,8 @@ def parse_map(items: list[str] | None) -> dict:
         role, name = role.strip(), name.strip()
         if not sep or not role or not name:
             raise UserError(f"--map {it!r}: expected ROLE=SERIES, e.g. d_loss=Loss_D")
-        if role not in ROLES + OTHER_ROLES + ("family",):
+        if role not in ROLES + OTHER_ROLES + LOGIT_ROLES + ("family",):
             raise UserError(f"--map: unknown role {role!r}; roles are "
-                            f"{', '.join(ROLES + OTHER_ROLES)} and family")
+                            f"{', '.join(ROLES + OTHER_ROLES + LOGIT_ROLES)} and family")
         out[role] = name
     return out
