@@ -156,6 +156,68 @@ def parse_segment(seg: str):
     if not n:
         return {}, {}, False, False
     texts = parts[0::3]
+    shape = (tuple(texts), tuple(parts[2::3]))
+    plan = _PLANS.get(shape, _NO_PLAN)
+    if plan is _NO_PLAN:
+        plan = _plan(shape, n)
+    if plan is not None:
+        # a line shaped like one seen before: where each name's number sits is known
+        fvalues, fcounters, measure, strong = plan
+        try:
+            return ({k: float(parts[i]) for k, i in fvalues},
+                    {k: (float(parts[i]), t) for k, i, t in fcounters}, measure, strong)
+        except ValueError:
+            pass                              # "8,600": the general path reads it
+    return _parse_parts(parts, texts, n)
+
+
+_PLANS: dict = {}
+_NO_PLAN = object()
+_MAX_PLANS = 4096
+
+
+def _plan(shape: tuple, n: int):
+    """What ``_parse_parts`` does with a line of this shape (its texts between the values and its
+    printed totals), as (values [(name, part index)], counters [(kind, part index, total)],
+    measure, strong); None when the outcome depends on the values themselves (an unnamed
+    integer that may be a counter). Cached: a log has few line shapes."""
+    texts, totals = shape
+    slots, _ = _template(tuple(texts[:n]))
+    for i in range(n):
+        if not slots[i][0] and totals[i] is None and not texts[i + 1].startswith("%|") \
+                and not (texts[i] == ":" or (texts[i + 1] == ":" and i + 1 < n)):
+            plan = None                   # an unnamed number: a counter or not by its value
+            break
+    else:
+        plan = _probe(texts, totals, n)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[shape] = plan
+    return plan
+
+
+def _probe(texts: tuple, totals: tuple, n: int):
+    """The plan of a shape with no value-dependent choice, read off a parse of made-up numbers
+    (checked against a second parse with other numbers)."""
+    probe = [texts[0]]
+    for i in range(n):
+        # numbers no reader could take for an integer count: any decision that depends on the
+        # value shows up as a difference between two probes
+        probe += [f"{i}.5", totals[i], texts[i + 1]]
+    other = list(probe)
+    for i in range(n):
+        other[3 * i + 1] = f"{i + 7}"
+    a, b = _parse_parts(probe, texts, n), _parse_parts(other, texts, n)
+    plan = None
+    if list(a[0]) == list(b[0]) and list(a[1]) == list(b[1]) and a[2:] == b[2:]:
+        index = {float(probe[3 * i + 1]): 3 * i + 1 for i in range(n)}
+        plan = ([(k, index[v]) for k, v in a[0].items()],
+                [(k, index[v], t) for k, (v, t) in a[1].items()], a[2], a[3])
+    return plan
+
+
+def _parse_parts(parts: list, texts: list, n: int):
+    """``parse_segment`` on a line already split into texts, numbers and totals."""
     slots, measure = _template(tuple(texts[:n]))
     values: dict[str, float] = {}
     counters: dict[str, tuple[float, float]] = {}
@@ -400,6 +462,7 @@ def _global_steps(store: ColumnStore, report: dict) -> None:
         a = array("d")
         a.frombytes(np.ascontiguousarray(v, dtype=float).tobytes())
         store.cols[name] = a
+        store._fast_keys = None                 # its fast path holds the replaced columns
         store.bad[name] = bytearray(len(a))
 
     if has_epoch and has_step:

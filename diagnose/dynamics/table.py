@@ -191,6 +191,8 @@ class ColumnStore:
         self.max_columns = max_columns
         self.dropped_columns = 0
         self._carry: dict[str, float] = {}   # non-finite values of thinned-away rows
+        self._fast_keys: tuple | None = None   # names of the last row, when all were appended
+        self._fast_cols: list = []
 
     def add(self, row: dict[str, Any]) -> None:
         """Append one row ({name: value}); values that are not numbers are ignored."""
@@ -206,6 +208,20 @@ class ColumnStore:
             row = {**row, **self._carry}    # the blow-up wins over the kept row's own value
             self._carry = {}
         n = self.n
+        keys = tuple(row)
+        if keys == self._fast_keys:
+            # the same names as the previous row (most lines of a log): every column of theirs is
+            # exactly n long, so the values append straight on, with no per-name look-ups
+            vals = [v if type(v) is float else _num(v) for v in row.values()]
+            if None not in vals:
+                for (col, bad), val in zip(self._fast_cols, vals):
+                    col.append(val)
+                    bad.append(0 if val == val and val not in _INF else 1)
+                self.n = n + 1
+                if self.n * len(self.cols) > self.max_cells:
+                    self._thin()
+                return
+        self._fast_keys = None
         cols = self.cols
         for k, v in row.items():
             val = v if type(v) is float else _num(v)
@@ -230,6 +246,9 @@ class ColumnStore:
             col.append(val)
             self.bad[k].append(0 if val == val and val not in _INF else 1)
         self.n = n + 1
+        if all(type(k) is str and len(cols.get(k, ())) == n + 1 for k in keys):
+            self._fast_keys = keys
+            self._fast_cols = [(cols[k], self.bad[k]) for k in keys]
         if self.n * max(1, len(cols)) > self.max_cells:
             self._thin()
 
@@ -237,6 +256,7 @@ class ColumnStore:
         """Keep every second row (a NaN/inf of a dropped row replaces its kept neighbour's value,
         so a blow-up survives the thinning) and double the stride."""
         n = self.n
+        self._fast_keys = None               # the columns are replaced
         for k in list(self.cols):
             self._pad(k, n)
             c = np.array(self.cols[k][:n], dtype=float)
