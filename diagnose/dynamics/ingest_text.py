@@ -183,12 +183,17 @@ def _plan(shape: tuple, n: int):
     integer that may be a counter). Cached: a log has few line shapes."""
     texts, totals = shape
     slots, _ = _template(tuple(texts[:n]))
+    plan = _NO_PLAN
+    may_lead = True                       # no name or clock yet: a bare integer may be a counter
     for i in range(n):
-        if not slots[i][0] and totals[i] is None and not texts[i + 1].startswith("%|") \
-                and not (texts[i] == ":" or (texts[i + 1] == ":" and i + 1 < n)):
+        if texts[i + 1].startswith("%|") or totals[i] is not None:
+            continue
+        if slots[i][0] or texts[i] == ":" or (texts[i + 1] == ":" and i + 1 < n):
+            may_lead = False
+        elif may_lead:
             plan = None                   # an unnamed number: a counter or not by its value
             break
-    else:
+    if plan is _NO_PLAN:
         plan = _probe(texts, totals, n)
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
