@@ -144,3 +144,48 @@ def test_g_loss_drifting_up_less_than_several_fold_stays_quiet(seed):
     g = 1.2 + t + 0.3 * rng.standard_normal(n)
     d = 1.3 - 0.4 * t + 0.1 * rng.standard_normal(n)
     assert bad_codes(detect(Table.from_rows(S.rows(n, d_loss=d, g_loss=g)))) == set()
+
+
+# --- speed paths give the general path's results ----------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "[3/25][100/1583]\tLoss_D: 0.5123\tLoss_G: 2.3456\tD(x): 0.7000\tD(G(z)): 0.3000 / 0.2500",
+    "12 0.5 1.5",                                  # unnamed leading integers: value-dependent
+    "12.5 0.5 1.5",
+    "Epoch 3/10 step 7 d_loss=0.4 g_loss=1,234.5",
+    "[01:07:50] iter 100 loss_D: nan loss_G: inf",
+    " 45%|####5     | 712/1583 [00:10<00:12, 4.50it/s, d_loss=0.61, g_loss=1.9]",
+    "19-08-09 08:25:25.996 - INFO: <epoch: 86, iter: 107,200, lr:2.500e-05> l_g_gan: 7.2056e-02",
+])
+def test_a_cached_line_plan_reads_what_the_general_path_reads(line):
+    from diagnose.dynamics import ingest_text as T
+    seg = line
+    parts = T._VALUE.split(seg)
+    n = len(parts) // 3
+    want = T._parse_parts(parts, parts[0::3], n)
+    for _ in range(3):                             # first call builds the plan, later ones use it
+        assert repr(T.parse_segment(seg)) == repr(want)      # repr: nan equals nan
+    # the same shape with other numbers, integer and not
+    other = T._VALUE.sub(lambda m: "7" + (f" / {m.group('total')}" if m.group("total") else ""), seg)
+    p2 = T._VALUE.split(other)
+    assert repr(T.parse_segment(other)) == repr(T._parse_parts(p2, p2[0::3], len(p2) // 3))
+
+
+def test_column_store_fast_appends_match_rows_of_changing_names():
+    from diagnose.dynamics.table import ColumnStore
+    rows = []
+    for i in range(300):
+        r = {"step": float(i), "d": 0.5 + i, "g": float("nan") if i == 7 else 1.0 * i}
+        if i % 50 == 10:
+            r["extra"] = 3.0                       # names change now and then
+        if i % 70 == 5:
+            del r["g"]
+        rows.append(r)
+    store = ColumnStore(max_cells=400)             # small: thinning happens along the way
+    for r in rows:
+        store.add(r)
+    cols, bad = store.arrays()
+    kept = rows[::store.stride]
+    assert store.n == len(kept) and store.stride > 1
+    assert list(cols["d"]) == [r["d"] for r in kept]
+    assert np.isnan(cols["g"][[i for i, r in enumerate(kept) if "g" not in r]]).all()
