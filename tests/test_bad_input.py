@@ -141,9 +141,12 @@ CASES: list[Case] = [
                                               "--pattern", "(?P<d_loss>[0-9"], "--pattern"),
     Case("logs:pattern-without-groups", lambda t: ["logs", str(_file("a.log", b"d_loss 1.0\n")(t)),
                                                    "--pattern", "[0-9]+"], "--pattern"),
+    # a folder of readable runs is judged run by run (tests/test_logs_cli.py); one whose runs are
+    # all unreadable is bad input
     Case("logs:two-runs-in-dir", lambda t: ["logs", str(
-        (B.run_dir(t / "root", "a", metrics=B.healthy_metrics()),
-         B.run_dir(t / "root", "b", metrics=B.healthy_metrics())) and t / "root")], "run director"),
+        (B.run_dir(t / "root", "a", metrics="{broken\n", config="{}"),
+         B.run_dir(t / "root", "b", metrics="{broken\n", config="{}")) and t / "root")],
+         "run director"),
     Case("logs:jsonl-of-arrays", lambda t: ["logs", str(_file("a.jsonl", b"[1, 2]\n[3, 4]\n" * 20)(t))],
          ("no recognisable", "no ")),
     Case("logs:csv-with-words-for-numbers", lambda t: ["logs", str(_file(

@@ -111,3 +111,106 @@ def test_sparkline_draws_shape_and_keeps_rounding_flat():
     assert lr.max() > lr.min()
     assert set(sparkline(lr, width=10)) == {"▁"}
     assert sparkline([1.0, float("nan"), 2.0], width=3)[1] == "×"
+
+
+# ---------------------------------------------------------------- folders, stored verdicts, --map
+def _run(tmp_path, name, rows, verdict=None):
+    from diagnose.monitor import Monitor
+
+    d = tmp_path / name
+    with Monitor(d, {"experiment": "x"}, quiet=True) as m:
+        for r in rows:
+            m.log(r["step"], **{k: v for k, v in r.items() if k != "step"})
+    if verdict is not None:
+        (d / "verdict.json").write_text(json.dumps(verdict))
+    return d
+
+
+def test_run_dir_shows_the_stored_full_verdict_beside_the_dynamics(tmp_path, capsys):
+    stored = {"subject": "x", "verdict": "not_converged", "confidence": 0.9,
+              "evidence_used": {"dynamics": True, "samples": True},
+              "flags": [{"code": "not_converged", "severity": "fail", "summary": "FID 801",
+                         "evidence": {}, "steps": None, "advice": []}],
+              "metrics": {"fid": {"value": 801.0, "features": "mnist-lenet", "n": 1000}}}
+    d = _run(tmp_path, "run", S.healthy(n=120), verdict=stored)
+    assert main(["logs", str(d), "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert v["verdict"] == "healthy" and v["dynamics"]["looked_at"].startswith("losses only")
+    assert v["stored_verdict"]["verdict"] == "not_converged"
+    assert v["stored_verdict"]["looked_at"].startswith("samples")
+    assert main(["logs", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "stored verdict (verdict.json): not_converged" in out and "looked at the losses only" in out
+    # no verdict.json: the dynamics verdict alone, still labelled
+    d2 = _run(tmp_path, "run2", S.healthy(n=120))
+    assert main(["logs", str(d2), "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert "stored_verdict" not in v and v["dynamics"]["looked_at"].startswith("losses only")
+
+
+def test_folder_of_run_directories_is_judged_run_by_run(tmp_path, capsys):
+    _run(tmp_path / "root", "a", S.healthy(n=120))
+    _run(tmp_path / "root", "b", S.not_learning(n=120))
+    assert main(["logs", str(tmp_path / "root"), "--json"]) == 0
+    vs = json.loads(capsys.readouterr().out)
+    assert sorted(v["verdict"] for v in vs) == ["d_not_learning", "healthy"]
+    assert main(["logs", str(tmp_path / "root")]) == 0
+    assert capsys.readouterr().out.startswith("2 runs:")
+
+
+def test_tensorboard_logdir_with_several_runs_one_verdict_each(tmp_path, capsys):
+    from torch.utils.tensorboard import SummaryWriter
+
+    for name, rows in (("exp1", S.healthy(n=80)), ("exp2", S.overpowering(n=80))):
+        w = SummaryWriter(str(tmp_path / "tb" / name))
+        for r in rows:
+            w.add_scalars("Loss", {"D": r["d_loss"], "G": r["g_loss"]}, r["step"])  # sub-runs
+        w.close()
+    from diagnose.dynamics import judge_logs
+
+    vs = judge_logs(tmp_path / "tb")
+    assert isinstance(vs, list) and len(vs) == 2
+    assert [v["verdict"] for v in vs] == ["healthy", "d_overpowering"]
+    assert judge_logs(tmp_path / "tb" / "exp2")["verdict"] == "d_overpowering"
+
+
+def test_lightning_version_dirs(tmp_path, capsys):
+    root = tmp_path / "lightning_logs"
+    for n, rows in enumerate((S.healthy(n=60), S.inconsistent(n=60))):
+        v = root / f"version_{n}"
+        v.mkdir(parents=True)
+        (v / "hparams.yaml").write_text("lr: 0.0002\n")
+        lines = ["d_loss_step,epoch,g_loss_step,step,d_loss_epoch,g_loss_epoch"]
+        for r in rows:
+            lines.append(f"{r['d_loss']},0,{r['g_loss']},{r['step']},,")
+            if r["step"] % 200 == 190:
+                lines.append(f",0,,{r['step']},{r['d_loss']},{r['g_loss']}")
+        (v / "metrics.csv").write_text("\n".join(lines) + "\n")
+    assert main(["logs", str(root), "--json"]) == 0
+    vs = json.loads(capsys.readouterr().out)
+    assert [v["verdict"] for v in vs] == ["healthy", "inconsistent_losses"]
+    assert all(v["dynamics"]["roles"]["d_loss"]["series"] == "d_loss_step" for v in vs)
+    assert main(["logs", str(root / "version_1"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "inconsistent_losses"
+
+
+def test_map_flag_and_its_errors(tmp_path, capsys):
+    p = tmp_path / "odd.log"
+    p.write_text("".join(f"it {i} alpha: {0.01 + 0.001 * i} beta: {8 + i % 3}\n" for i in range(40)))
+    assert main(["logs", str(p), "--map", "d_loss=alpha", "--map", "g_loss=beta", "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert v["verdict"] == "d_overpowering" and v["dynamics"]["roles"]["d_loss"]["why"] == "--map"
+    for bad in ("d_loss", "nope=alpha", "d_loss=gamma", "family=mystery"):
+        assert main(["logs", str(p), "--map", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err and "--map" in err
+
+
+def test_report_says_mapping_and_family(tmp_path, capsys):
+    p = tmp_path / "p2p.log"
+    p.write_text("".join(f"(epoch: 1, iters: {i * 100}) G_GAN: 15.2 G_L1: 12.9 D_real: 0.001 "
+                         f"D_fake: 0.000\n" for i in range(1, 12)))
+    assert main(["logs", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "loss family: bce" in out and "'D_real+D_fake' as sum of D's loss terms" in out
+    assert "'G_GAN' as adversarial loss" in out and out.startswith("verdict: d_overpowering")

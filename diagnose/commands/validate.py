@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--refit", action="store_true",
                    help="with --sweep: choose thresholds and fit confidences on the fit half and "
                         "print the tables of diagnose/analysis/calibration.py")
+    p.add_argument("--logs", nargs="?", const="", default=None, metavar="DIR",
+                   help="instead of the suite, judge every log of a corpus folder against its "
+                        "expected.json (default DIR: the real-log corpus of a source checkout)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -51,6 +54,8 @@ def run(args):
     from diagnose.commands import Result
     from diagnose.errors import UserError
 
+    if args.logs is not None:
+        return run_logs(args.logs)
     if args.n_samples is not None and not 100 <= args.n_samples <= 100_000:
         raise UserError(f"--n-samples must be between 100 and 100,000, got {args.n_samples}")
     if args.refit and not args.sweep:
@@ -92,3 +97,30 @@ def run_sweep(args):
     data, text = sweep_report.report(rows, n, refit={k: v for k, v in refit.items() if k != "rows"}
                                      if refit else None)
     return Result(data=data, text=text)
+
+
+def run_logs(folder: str):
+    """Judge a corpus of real training logs (progress on stderr); exit 1 if any file is wrong."""
+    from pathlib import Path
+
+    from diagnose import logcorpus
+    from diagnose.commands import Result
+    from diagnose.errors import UserError
+
+    if folder:
+        if not Path(folder).is_dir():
+            raise UserError(f"--logs {folder}: not a folder")
+    else:
+        found = logcorpus.default_dir()
+        if found is None:
+            raise UserError("--logs needs a folder here: no log corpus ships with this install")
+        folder = str(found)
+
+    def note(r):
+        print(f"  {r['file']}: {r['verdict']} ({'pass' if r['passed'] else 'FAIL'})",
+              file=sys.stderr, flush=True)
+
+    rows = logcorpus.run_corpus(folder, on_file=note)
+    ok = sum(r["passed"] for r in rows)
+    data = {"folder": folder, "files": rows, "passed": ok, "total": len(rows)}
+    return Result(data=data, text=logcorpus.table(rows), exit_code=0 if ok == len(rows) else 1)

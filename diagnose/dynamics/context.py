@@ -55,6 +55,28 @@ class Thresholds:
     explode_ratio: float = 1e3
     # and the absolute size it must also reach (BCE losses stay below ~100 by clamping)
     explode_abs: float = 50.0
+    # a loss whose typical size over the end of the log is this large has blown up whatever its
+    # start: BCE/hinge/least-squares losses are clamped or bounded far below it, and a WGAN-GP
+    # critic whose gradient penalty works keeps |D loss| in the tens
+    blowup_abs: float = 1e3
+    # a series unchanged (to its printed digits) for this many rows and this share of the log is
+    # frozen: a learning network's loss moves in its printed digits from one report to the next
+    frozen_rows: int = 5
+    frozen_frac: float = 0.3
+    # warm-up: D sits at chance at initialisation; the first few percent of a run (or, when the
+    # run's length is unknown, the first few hundred batches) cannot show d_not_learning
+    warmup_frac: float = 0.03
+    warmup_batches: int = 500
+    # a G loss this close to 0 means D(G(z)) ~ 1: D calls every fake real with certainty
+    g_zero: float = 1e-3
+    # beside it, a D loss this large (over 7 ln 2) means D is confidently wrong, not at chance
+    d_huge: float = 5.0
+    # D's raw output on reals above its output on fakes by this many logits: D's (relativistic)
+    # probability that a real is more real than a fake is over 0.9 (ln 9 = 2.2)
+    logit_gap: float = 2.2
+    # D winning by trend: G's loss grown to this multiple of its early level while D's fell to
+    # under 1/this of its own (D(G(z)) down by a factor e^(2 x early G loss))
+    trend_factor: float = 3.0
 
 
 DEFAULT = Thresholds()
@@ -108,7 +130,11 @@ def running_median(v: np.ndarray, w: int) -> np.ndarray:
         return v
     h = w // 2
     padded = np.concatenate((np.full(h, v[0]), v, np.full(h, v[-1])))
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(padded, w)
+    # in blocks: np.median copies its input, and n x w values at once is too much for long logs
+    block = 1 << 16
+    return np.concatenate([np.median(view[i:i + block], axis=1)
+                           for i in range(0, view.shape[0], block)])
 
 
 def min_stretch(n: int, frac: float, floor: int = 3) -> int:
@@ -132,7 +158,8 @@ class Context:
 
     def __init__(self, table: Table, th: Thresholds = DEFAULT):
         self.th = th
-        cols = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g")
+        cols = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g",
+                "d_real_logit", "d_fake_logit")
         signal = np.zeros(len(table), bool)
         for c in ("d_loss", "g_loss", "d_real", "d_fake"):
             if c in table.columns:
@@ -154,12 +181,51 @@ class Context:
         self.conv = conv.infer(self.s.get("d_loss"), self.s.get("g_loss"), self.s.get("d_real"),
                                self.s.get("d_fake"), th.chance_rel_tol)
         self.inferred_fake = False
-        if "d_fake" not in self.s and "g_loss" in self.s:
+        fam = (table.family or {}).get("name", "bce")
+        if "d_fake" not in self.s and "g_loss" in self.s and fam == "bce":
             est = conv.infer_d_fake(self.s["g_loss"], self.conv["g_factor"])
             if est is not None:
                 self.s["d_fake"] = est
                 self.inferred_fake = True
+        g_role = ((table.report.get("roles") or {}).get("mapping") or {}).get("g_loss") or {}
+        # G's adversarial term beside its auxiliary terms: possibly printed times its weight
+        self.g_beside_terms = list(g_role.get("beside_terms") or [])
         self.weight = evidence_weight(self.n)
+        self.family = (table.family or {}).get("name", "bce")
+        self.steps_are = table.report.get("steps_are", "batches")
+        self.only_start = False
+        self.warm = self._warmup(table.report.get("planned") or {},
+                                 table.report.get("format") not in ("live", "run"))
+
+    def _warmup(self, planned: dict, from_file: bool) -> int:
+        """Rows that belong to the run's warm-up (see Thresholds.warmup_*); sets ``only_start``
+        when the whole log lies inside it (a log of a run's first batches)."""
+        if not self.n:
+            return 0
+        total = None
+        if self.steps_are == "epochs" and planned.get("epochs"):
+            total = planned["epochs"]
+        elif planned.get("epochs") and planned.get("batches_per_epoch"):
+            total = planned["epochs"] * planned["batches_per_epoch"]
+        first, last = float(self.steps[0]), float(self.steps[-1])
+        if not np.all(np.diff(self.steps) >= 0):
+            return 0
+        if total:
+            end = first + self.th.warmup_frac * total
+            if self.steps_are == "epochs":
+                end = max(end, first + 1)
+            self.only_start = last < end
+        else:
+            # unknown run length: the first few percent of the log; a log that spans only a few
+            # hundred batches from step 0 is a run's start (Monitor's live checks and our own run
+            # directories have their own warm-up: Monitor's min_rows)
+            end = first + self.th.warmup_frac * (last - first)
+            if self.steps_are == "epochs":
+                end = max(end, first + 1)
+            elif from_file and first <= 1 and last < self.th.warmup_batches:
+                self.only_start = True
+        warm = int(np.searchsorted(self.steps, end, side="left"))
+        return self.n if self.only_start else warm
 
     def span(self, a: int, b: int) -> list[int]:
         """[first, last] step of rows a..b."""

@@ -35,10 +35,45 @@ def _r(x) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 5)
 
 
+# -ln of the smallest probability common BCE implementations allow, per term: PyTorch's BCELoss
+# clamps log at -100; Keras/TF clip at 1e-7 (16.118), float32 epsilon (15.942), 1e-6 (13.816),
+# 1e-12 (27.631). A loss pinned at one of these (or the mean/sum of two terms, one pinned) is a
+# saturated sigmoid: D outputs exactly 0 or 1 and no gradient flows.
+_CLAMPS = (100.0, 16.118095, 15.942385, 13.815511, 27.631021)
+_CLAMP_MULTIPLES = (0.5, 1.0, 2.0)
+
+
+def _clamp_value(v: float) -> float | None:
+    """The clamp (or mean/sum of clamped terms) ``v`` equals to printing precision, else None."""
+    for cl in _CLAMPS:
+        for m in _CLAMP_MULTIPLES:
+            target = cl * m
+            if abs(abs(v) - target) <= 1e-3 * target:
+                return target
+    return None
+
+
+def _frozen(c: Context, name: str) -> tuple[int, int, int, float] | None:
+    """(first row, last row, rows, value) of the longest stretch over which a series did not move
+    at all (identical printed values), when it is long enough to call frozen."""
+    v = c.raw.get(name)
+    if v is None or v.size < 2:
+        return None
+    same = np.zeros(v.size, bool)
+    same[1:] = (v[1:] == v[:-1]) & np.isfinite(v[1:])
+    a, b, length = longest_run(same)
+    rows = length + 1 if length else 0
+    if rows < max(c.th.frozen_rows, math.ceil(c.th.frozen_frac * c.n)):
+        return None
+    return a - 1, b, rows, float(v[b])
+
+
 @register("diverged")
 def diverged(c: Context) -> Flag | None:
-    """NaN/inf in a loss or D output; a loss pinned at BCELoss's clamp (100 per term: a saturated
-    Sigmoid, dead training); or |value| exploding to ``explode_ratio`` x its early level."""
+    """NaN/inf in a loss or D output (a warning only when the run recovered for good); a loss
+    pinned at a BCE clamp (a saturated Sigmoid, dead training); D's outputs frozen at exactly 0 or
+    1; |value| exploding to ``explode_ratio`` x its early level, or staying above ``blowup_abs``
+    (no BCE/hinge/least-squares loss gets there, nor a critic held by its gradient penalty)."""
     th = c.th
     bad_rows = np.zeros(c.n, bool)
     which = []
@@ -48,27 +83,70 @@ def diverged(c: Context) -> Flag | None:
             which.append(name)
     if bad_rows.any():
         idx = np.flatnonzero(bad_rows)
-        return c.flag("diverged", "fail",
-                      f"non-finite values (NaN/inf) in {', '.join(sorted(which))} from step "
-                      f"{int(c.steps[idx[0]])}", {"nonfinite_rows": int(idx.size),
-                                                  "series": sorted(which)},
+        after = c.n - 1 - int(idx[-1])
+        # a transient: a few non-finite rows, then at least half the log finite again
+        recovered = idx.size <= max(1, 0.05 * c.n) and after >= max(20, 0.5 * c.n)
+        sev = "warn" if recovered else "fail"
+        what = (f"non-finite values (NaN/inf) in {', '.join(sorted(which))} from step "
+                f"{int(c.steps[idx[0]])}")
+        if recovered:
+            what += f", then {after} finite rows: the run recovered (a transient, e.g. AMP overflow)"
+        return c.flag("diverged", sev, what, {"nonfinite_rows": int(idx.size),
+                                              "series": sorted(which), "recovered": recovered},
                       int(idx[0]), int(idx[-1]), 0.95)
+    d_near_zero = False
+    if "d_loss" in c.raw:
+        dv = c.raw["d_loss"][np.isfinite(c.raw["d_loss"])]
+        d_near_zero = bool(dv.size) and float(np.median(np.abs(dv[-max(2, dv.size // 5):]))) < th.near_zero_d
+    for name in ("d_loss", "g_loss"):
+        fr = _frozen(c, name)
+        if fr is None or c.family == "wgan":
+            continue
+        a, b, rows, val = fr
+        clamp = _clamp_value(val)
+        if clamp is None or (name == "g_loss" and d_near_zero):
+            continue                      # G at the clamp beside D ~0 is D winning (d_overpowering)
+        return c.flag("diverged", "fail",
+                      f"{name} is pinned at {val:g} for {rows} rows: {clamp:g} is a binary "
+                      "cross-entropy clamp of -log(0) (-log of the smallest probability the loss "
+                      "allows: 100 per term in BCELoss, 15.9-27.6 in Keras/TF, or the mean/sum of "
+                      "two terms), so D's Sigmoid outputs exactly 0 or 1 and no gradient flows: "
+                      "training has stopped", {"series": name, "value": _r(val), "clamp": _r(clamp),
+                                      "frozen_rows": rows, "bce_clamp": True}, a, b, 0.9)
+    fz = {n: _frozen(c, n) for n in ("d_real", "d_fake")}
+    # D(x) frozen at 0, D(G(z)) at 1, or both at the same 0/1: a saturated D that is wrong or
+    # blind (D(x) = 1 with D(G(z)) = 0 is D winning: d_overpowering's business)
+    sat = [n for n, fr in fz.items() if fr is not None and fr[3] == (0.0 if n == "d_real" else 1.0)]
+    if fz["d_real"] and fz["d_fake"] and fz["d_real"][3] == fz["d_fake"][3] in (0.0, 1.0):
+        sat = ["d_real", "d_fake"]
+    if sat:
+        fr = _frozen(c, sat[0])
+        return c.flag("diverged", "fail",
+                      f"{', '.join(sat)} frozen at exactly {fr[3]:g} for {fr[2]} rows: D's output is "
+                      "saturated and no gradient flows", {"series": sat, "value": fr[3],
+                                                          "frozen_rows": fr[2]}, fr[0], fr[1], 0.85)
+    for name in ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g"):
+        v = c.raw.get(name)
+        if v is None:
+            continue
+        fin = np.abs(v[np.isfinite(v)])
+        if not fin.size:
+            continue
+        tail = fin[-max(2, fin.size // 5):] if fin.size > 2 else fin
+        level = float(np.median(tail))
+        if level >= th.blowup_abs:
+            first = int(np.argmax(np.abs(np.nan_to_num(v)) >= th.blowup_abs))
+            return c.flag("diverged", "fail",
+                          f"{name} reached |{level:.4g}| and stays there: no {c.family} loss gets "
+                          "this large in a working run (the losses blew up without a NaN)",
+                          {"series": name, "tail_median_abs": _r(level), "max_abs": _r(float(fin.max())),
+                           "family": c.family, "bce_clamp": False}, first, c.n - 1, 0.85)
     for name in ("d_loss", "g_loss", "grad_norm_d", "grad_norm_g"):
         v = c.s.get(name)
         if v is None or c.n < 6:
             continue
         early = float(np.median(np.abs(v[: max(3, c.n // 10)])))
         tail = np.abs(v[-max(2, c.n // 20):])
-        clamp = _bce_clamp(tail) if name in ("d_loss", "g_loss") and early < 10 else None
-        if clamp is not None:     # pinned at BCELoss's clamp: dead, whatever the ratio to early
-            off = np.flatnonzero(np.abs(np.abs(v) - clamp) > 1e-3 * clamp)
-            a = int(off[-1]) + 1 if off.size else 0
-            return c.flag("diverged", "fail",
-                          f"{name} went from ~{early:.3g} to {clamp:g} and is pinned there: {clamp:g} is "
-                          "BCELoss's clamp of -log(0) (100 per term), so D's Sigmoid outputs exactly 0 "
-                          "or 1 and no gradient flows: training has stopped",
-                          {"series": name, "early_median": _r(early), "last": _r(float(tail[-1])),
-                           "bce_clamp": True}, a, c.n - 1, 0.9)
         big = (np.abs(v) > th.explode_abs) & (np.abs(v) > th.explode_ratio * max(early, 1e-3))
         if big.any() and (tail > th.explode_abs).all():
             a = int(np.argmax(big))
@@ -80,15 +158,6 @@ def diverged(c: Context) -> Flag | None:
     return None
 
 
-def _bce_clamp(tail: np.ndarray) -> float | None:
-    """The value a loss tail is pinned at when it is BCELoss's clamp (100 per term, so 50, 100 or
-    200 for a mean, one term or a sum of two), else None."""
-    v = float(tail[-1])
-    if np.ptp(tail) > 1e-4 * abs(v):
-        return None
-    return next((c for c in (50.0, 100.0, 200.0) if abs(v - c) < 1e-3 * c), None)
-
-
 @register("inconsistent_losses")
 def inconsistent_losses(c: Context) -> Flag | None:
     """Both losses near zero at once: impossible against one D, so the logs or D's inputs are wrong.
@@ -98,22 +167,47 @@ def inconsistent_losses(c: Context) -> Flag | None:
     D(G(z)) <= 0.18 and >= 0.82 on the same batches.
     """
     d, g = c.s.get("d_loss"), c.s.get("g_loss")
-    if d is None or g is None:
+    if d is None or g is None or c.family not in ("bce", "relativistic"):
         return None
     th = c.th
     scale = max(1.0, (c.conv.get("d_multiple") or 1.0) / 2)
     mask = (d >= 0) & (d < th.near_zero_both * scale) & (g >= 0) & (g < th.near_zero_both)
+    # both exactly 0 on every row: placeholders of players not being trained yet (a schedule that
+    # trains another part first), not two measured near-zero losses
+    rd, rg = c.raw["d_loss"], c.raw["g_loss"]
+    mask &= ~((rd == 0) & (rg == 0))
+    gap = _logit_gap(c)
+    if gap is not None:
+        # D's own outputs are the arbiter: where they sit far apart, D does tell the fakes from
+        # the reals, so a small G term is a weighted one (G's loss times its weight), not a D
+        # that the fakes fool
+        mask &= ~(gap > th.logit_gap)
     a, b, length = longest_run(mask)
     if length < min_stretch(c.n, 0.1, floor=2):
         return None
     dm, gm = c.med("d_loss", a, b), c.med("g_loss", a, b)
+    ev = {"d_loss_median": dm, "g_loss_median": gm,
+          "d_fake_upper_bound_from_d_loss": _r(1 - math.exp(-2 * dm)),
+          "d_fake_lower_bound_from_g_loss": _r(math.exp(-2 * gm))}
+    sev, note = "fail", ""
+    if c.g_beside_terms and gap is None:
+        # the G term sits beside auxiliary terms and may be printed times a small weight: its
+        # size proves nothing about D(G(z)) without D's outputs, so a warning only
+        sev = "warn"
+        ev["g_loss_beside_terms"] = c.g_beside_terms
+        note = (f" (unless G's adversarial term is printed times its weight: it is logged beside "
+                f"{', '.join(c.g_beside_terms)})")
     return c.flag(
-        "inconsistent_losses", "fail",
+        "inconsistent_losses", sev,
         f"D loss ({dm:.3g}) and G loss ({gm:.3g}) are both near zero at once: one discriminator "
-        "cannot be right about reals and fakes and fooled by the fakes together",
-        {"d_loss_median": dm, "g_loss_median": gm,
-         "d_fake_upper_bound_from_d_loss": _r(1 - math.exp(-2 * dm)),
-         "d_fake_lower_bound_from_g_loss": _r(math.exp(-2 * gm))}, a, b, 0.9)
+        f"cannot be right about reals and fakes and fooled by the fakes together{note}",
+        ev, a, b, 0.9)
+
+
+def _logit_gap(c: Context) -> np.ndarray | None:
+    """D's raw output on reals minus its raw output on fakes (smoothed), when both are logged."""
+    r, f = c.s.get("d_real_logit"), c.s.get("d_fake_logit")
+    return None if r is None or f is None else r - f
 
 
 @register("d_not_learning")
@@ -125,7 +219,7 @@ def d_not_learning(c: Context) -> Flag | None:
       D(G(z)) is at or above 0.5: D's weights do not move and G fools the untrained D (what a
       learning rate far below G's gives).
     """
-    found = [f for f in (_chance_losses(c), _frozen_d(c)) if f is not None]
+    found = [f for f in (_chance_losses(c), _frozen_d(c), _frozen_d_loss(c)) if f is not None]
     if not found:
         return None
     flag = max(found, key=lambda f: f.evidence["stretch_rows"])
@@ -144,12 +238,41 @@ def _lr_ratio(c: Context) -> float | None:
     return float(f"{lr_d / lr_g:.4g}") if lr_d > 0 and lr_g > 0 else None
 
 
+def _frozen_d_loss(c: Context) -> Flag | None:
+    """D's loss identical, to its printed digits, for a long stretch (warm-up or not: a D at
+    initialisation still moves from batch to batch), at a value that is neither ~0 (D winning)
+    nor a BCE clamp (diverged): D's weights are not moving."""
+    fr = _frozen(c, "d_loss")
+    if fr is None:
+        return None
+    a, b, rows, val = fr
+    if abs(val) < c.th.near_zero_d or _clamp_value(val) is not None:
+        return None
+    # a value printed with two digits ("1.2") repeats by chance in a steady run; only a long
+    # stretch of it counts, while a value with more digits repeating is a frozen network
+    digits = len(f"{abs(val):.6g}".replace(".", "").strip("0"))
+    if digits < 3 and rows < 4 * c.th.frozen_rows:
+        return None
+    g = _frozen(c, "g_loss")
+    frac = rows / c.n
+    return c.flag("d_not_learning", "fail" if frac >= 0.6 else "warn",
+                  f"D's loss did not move from {val:g} for {rows} rows ({frac:.0%} of the log)"
+                  + (f", nor G's from {g[3]:g}" if g else "") + ": the discriminator is not learning",
+                  {"signature": "frozen D loss", "value": _r(val), "frozen_rows": rows,
+                   "g_loss_frozen": g is not None}, a, b, 0.8)
+
+
 def _chance_losses(c: Context) -> Flag | None:
     th = c.th
     d, g, dr, df = (c.s.get(k) for k in ("d_loss", "g_loss", "d_real", "d_fake"))
     if d is None and dr is None:
         return None
+    if c.family not in ("bce", "relativistic"):
+        d = g = None                      # ln 2 is BCE's chance level, not this family's
+        if dr is None:
+            return None
     mask = np.ones(c.n, bool)
+    mask[:c.warm] = False                 # D at chance at initialisation is normal
     m_best = k_best = None
     if d is not None:
         best = max(LN2_UNITS["d"], key=lambda m: longest_run(np.abs(d / (m * LN2) - 1)
@@ -165,7 +288,7 @@ def _chance_losses(c: Context) -> Flag | None:
     if df is not None and not c.inferred_fake:
         mask &= np.abs(df - 0.5) < th.chance_prob_tol
     a, b, length = longest_run(mask)
-    if length < min_stretch(c.n, th.persist_frac):
+    if length < min_stretch(c.n - c.warm, th.persist_frac) or length == 0:
         return None
     flat = {}
     if length >= 3:
@@ -232,6 +355,9 @@ def _frozen_d(c: Context) -> Flag | None:
 def d_fooled(c: Context) -> Flag | None:
     """Mean D(G(z)) above mean D(x) for long; D(G(z)) inferred from the G loss when not logged."""
     th = c.th
+    sure = _fooled_with_certainty(c)
+    if sure is not None:
+        return sure
     dr, df = c.s.get("d_real"), c.s.get("d_fake")
     if dr is None or df is None:
         return None
@@ -260,12 +386,33 @@ def d_fooled(c: Context) -> Flag | None:
                   ev, a, b, 0.75 if c.inferred_fake else 0.85)
 
 
+def _fooled_with_certainty(c: Context) -> Flag | None:
+    """G loss exactly ~0 (D(G(z)) ~ 1) beside a huge D loss: D calls every fake real with
+    certainty and pays for it on the real batch; the adversarial game has stopped."""
+    g, d = c.raw.get("g_loss"), c.raw.get("d_loss")
+    if g is None or d is None or c.family not in ("bce", "relativistic"):
+        return None
+    mask = np.isfinite(g) & np.isfinite(d) & (np.abs(g) <= c.th.g_zero) & (d >= c.th.d_huge)
+    a, b, length = longest_run(mask)
+    if length < min_stretch(c.n, c.th.persist_frac):
+        return None
+    frac = length / c.n
+    return c.flag("d_fooled", "fail" if frac >= 0.5 else "warn",
+                  f"G's loss is ~0 (D(G(z)) ~ 1) while D's loss is ~{c.med('d_loss', a, b):.3g} for "
+                  f"{frac:.0%} of the log: D rates every fake as real with certainty and nothing "
+                  "learns", {"signature": "G loss 0 beside a huge D loss",
+                             "g_loss_median": c.med("g_loss", a, b),
+                             "d_loss_median": c.med("d_loss", a, b)}, a, b, 0.85)
+
+
 @register("d_overpowering")
 def d_overpowering(c: Context) -> Flag | None:
     """D wins: D loss -> 0 while the G loss is high or rising, or D(x) -> 1 with D(G(z)) -> 0."""
     th = c.th
     d, g, dr, df = (c.s.get(k) for k in ("d_loss", "g_loss", "d_real", "d_fake"))
     mask = np.zeros(c.n, bool)
+    if c.family == "wgan":
+        d = None                          # a critic's loss has no "near zero means D wins"
     if d is not None and g is not None:
         scale = max(1.0, (c.conv.get("d_multiple") or 1.0) / 2)
         early_g = float(np.median(g[: max(1, c.n // 5)]))
@@ -273,11 +420,26 @@ def d_overpowering(c: Context) -> Flag | None:
         mask |= (d >= 0) & (d < th.near_zero_d * scale) & g_bad
     if dr is not None and df is not None and not c.inferred_fake:
         mask |= (dr > 0.9) & (df < 0.1)
+    gap = _logit_gap(c)
+    if gap is not None and c.family != "wgan":
+        # D's raw outputs on reals far above those on fakes (beside a D loss near zero when one
+        # is logged): D separates them with certainty, whatever weight G's term is printed with
+        sep = gap > th.logit_gap
+        if d is not None:
+            sep &= (d >= 0) & (d < th.near_zero_d * max(1.0, (c.conv.get("d_multiple") or 1.0) / 2))
+        mask |= sep
+    trend = _winning_trend(c, d, g)
+    if trend is not None:
+        mask |= trend
     a, b, length = longest_run(mask)
     if length < min_stretch(c.n, th.overpower_frac):
         return None
     ev = {"d_loss_median": c.med("d_loss", a, b), "g_loss_median": c.med("g_loss", a, b),
           "d_real_median": c.med("d_real", a, b), "d_fake_median": c.med("d_fake", a, b)}
+    if gap is not None:
+        ev["logit_gap_median"] = _r(float(np.median(gap[a:b + 1])))
+    if trend is not None and trend[a:b + 1].all():
+        ev["signature"] = "G loss climbing several-fold while D's loss falls"
     gn = c.s.get("grad_norm_g")
     if gn is not None:
         early = float(np.median(gn[: max(1, a)])) if a > 0 else float(gn[0])
@@ -295,6 +457,22 @@ def d_overpowering(c: Context) -> Flag | None:
     return c.flag("d_overpowering", sev,
                   f"the discriminator overpowered the generator for {frac:.0%} of the log "
                   f"({', '.join(what)}): G gets almost no gradient", ev, a, b, 0.85)
+
+
+def _winning_trend(c: Context, d: np.ndarray | None, g: np.ndarray | None) -> np.ndarray | None:
+    """Rows where G's (smoothed) loss has grown to ``trend_factor`` x its early level, and past
+    D(G(z)) < 0.1, while D's loss has fallen below 1/``trend_factor`` of its own early level and
+    below chance: D is pulling away from G (its win need not bring its loss near zero)."""
+    th = c.th
+    if d is None or g is None or c.family not in ("bce", "relativistic") or c.n < 10:
+        return None
+    k = max(1, c.n // 10)
+    early_g, early_d = float(np.median(g[:k])), float(np.median(d[:k]))
+    if early_g <= 0 or early_d <= 0:
+        return None
+    chance = (c.conv.get("d_multiple") or 1.0) * LN2
+    return ((g >= th.trend_factor * early_g) & (g > th.overpower_g * c.conv["g_factor"])
+            & (d >= 0) & (d <= early_d / th.trend_factor) & (d < chance))
 
 
 @register("oscillation")
@@ -353,6 +531,23 @@ def _acf(r: np.ndarray) -> np.ndarray:
     return acf / acf[0]
 
 
+# codes whose stretch, once over, leaves the run as it should be: a transient that recovered
+_TRANSIENT = ("d_overpowering", "d_fooled", "d_not_learning")
+
+
+def _recovered(c: Context, f: Flag) -> None:
+    """A stretch that ended early (before the last 30 % of the log) and covered under half of it,
+    after which the run went on normally: a transient, noted as info, not a failure."""
+    if f.code not in _TRANSIENT or not f.steps or c.n < 10:
+        return
+    end = int(np.searchsorted(c.steps, f.steps[1], side="right"))
+    frac = f.evidence.get("stretch_fraction", 1.0)
+    if end <= 0.7 * c.n and frac < 0.5:
+        f.severity = "info"
+        f.summary += f"; then it recovered for the last {c.n - end} of {c.n} points (a transient)"
+        f.evidence["recovered"] = True
+
+
 def detect(table: Table, thresholds: Thresholds = DEFAULT, context: Context | None = None
            ) -> list[Flag]:
     """Run every detector on a Table; a ``healthy`` info flag when none fires.
@@ -364,15 +559,17 @@ def detect(table: Table, thresholds: Thresholds = DEFAULT, context: Context | No
     if c.n == 0:
         return []
     flags = [f for f in (fn(c) for fn in DETECTORS.values()) if f is not None]
-    codes = {f.code for f in flags}
+    for f in flags:
+        _recovered(c, f)
+    codes = {f.code for f in flags if f.severity != "info"}
     if "inconsistent_losses" in codes:
         flags = [f for f in flags if f.code != "d_overpowering"]
     if "d_not_learning" in codes:
         for f in flags:
-            if f.code == "d_fooled":         # G fooling a D that never learned: a consequence
+            if f.code == "d_fooled" and f.severity != "info":   # a consequence of D not learning
                 f.severity = "warn"
                 f.summary += " (a consequence of the discriminator not learning)"
-    if not flags:
+    if not any(f.severity != "info" for f in flags):
         flags.append(Flag(code="healthy", severity="info",
                           summary=f"no dynamics problem found in {c.n} points", evidence={
                               "points": c.n, "series": sorted(c.raw)},

@@ -16,20 +16,28 @@ FORMATS = ("auto", "run", "tensorboard", "csv", "jsonl", "text")
 _HEAD = 65536
 
 
-def _read_text(path: Path) -> str:
+def _read_head(path: Path) -> str:
+    """The first 64 KiB as text; a UserError when the file is empty, unreadable or binary."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+            more = bool(head.strip()) or bool(f.read(1 << 20).strip())
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
-    if not data.strip():
+    if not more:
         raise UserError(f"{path} is empty")
-    head = data[:_HEAD]
     # binary: NUL bytes, or mostly undecodable / control bytes
     text_head = head.decode("utf-8", errors="replace")
     bad = text_head.count("\ufffd") + sum(ch < " " and ch not in "\r\n\t\x1b\x08\x0c" for ch in text_head)
     if b"\x00" in head or bad > 0.1 * max(1, len(text_head)):
         raise UserError(f"{path} is a binary file, not a training log")
-    return data.decode("utf-8", errors="replace")
+    return text_head
+
+
+def _read_text(path: Path) -> str:
+    """The whole file as text (after the checks of :func:`_read_head`)."""
+    _read_head(path)
+    return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def detect_format(path: Path) -> str:
@@ -50,19 +58,23 @@ def detect_format(path: Path) -> str:
             raise UserError(f"{path} holds {len(runs)} run directories; pass one, e.g. {runs[0]}")
         raise UserError(f"{path} is a directory with no run (config.json/metrics.jsonl) "
                         "and no TensorBoard event files")
-    head = _read_text(path)[:_HEAD]
+    head = _read_head(path)
     if looks_like_jsonl(head):
         return "jsonl"
-    if path.suffix.lower() in (".csv", ".tsv") or looks_like_csv(head):
+    # a table only when the content is one (a header of names, then rows of numbers of the same
+    # width); console output with TABs, "|" or commas between "name: value" fields is text
+    if looks_like_csv(head, named_csv=path.suffix.lower() in (".csv", ".tsv")):
         return "csv"
     return "text"
 
 
-def ingest(path: str | Path, format: str = "auto", pattern: str | None = None) -> Table:
+def ingest(path: str | Path, format: str = "auto", pattern: str | None = None,
+           mapping: dict | None = None) -> Table:
     """Read a training log of any supported shape into a Table (see module docstring).
 
     pattern: a regex with named groups (d_loss, g_loss, d_real, d_fake, step, epoch) applied to
     each line instead of the automatic reader; implies ``format="text"`` for files.
+    mapping: {role: series name, "family": name} overriding the inferred roles (``--map``).
     """
     import re
 
@@ -82,7 +94,7 @@ def ingest(path: str | Path, format: str = "auto", pattern: str | None = None) -
         if format == "auto":
             format = "text"
     fmt = detect_format(path) if format == "auto" else format
-    table = _read(path, fmt, pattern)
+    table = _read(path, fmt, pattern, mapping)
     table.report.setdefault("format", fmt)
     if not any(table.has(s) for s in SIGNAL):
         hint = "" if pattern else " (use --pattern REGEX with named groups d_loss, g_loss, ...)"
@@ -93,34 +105,44 @@ def ingest(path: str | Path, format: str = "auto", pattern: str | None = None) -
 
 
 def _has_digits(path: Path) -> bool:
+    """Whether the file holds any digit (read in chunks: it may be large)."""
     try:
-        return any(c.isdigit() for c in path.read_text(encoding="utf-8", errors="replace"))
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                if any(bytes([d]) in chunk for d in b"0123456789"):
+                    return True
     except OSError:
         return False
+    return False
 
 
-def _read(path: Path, fmt: str, pattern: str | None) -> Table:
+def _read(path: Path, fmt: str, pattern: str | None, mapping: dict | None = None) -> Table:
     if fmt == "run":
         from diagnose.dynamics.ingest_files import read_run_table
 
-        return read_run_table(path)
+        return read_run_table(path, mapping=mapping)
     if fmt == "tensorboard":
         from diagnose.dynamics.ingest_tb import has_event_files, read_tensorboard
 
         if not has_event_files(path):
             raise UserError(f"{path}: no TensorBoard event files")
-        return read_tensorboard(path)
+        return read_tensorboard(path, mapping=mapping)
     if path.is_dir():
         raise UserError(f"{path} is a directory; --format {fmt} needs a file")
-    text = _read_text(path)
+    _read_head(path)
     if fmt == "jsonl":
         from diagnose.dynamics.ingest_files import read_jsonl_table
 
-        return read_jsonl_table(path)
+        return read_jsonl_table(path, mapping=mapping)
     if fmt == "csv":
         from diagnose.dynamics.ingest_files import read_csv_table
 
-        return read_csv_table(path, text)
+        return read_csv_table(path, _read_text(path), mapping=mapping)
     from diagnose.dynamics.ingest_text import parse_text
 
-    return parse_text(text.split("\n"), source=str(path), pattern=pattern)
+    try:
+        # streamed: universal newlines make every "\r" redraw of a progress bar its own line
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return parse_text(f, source=str(path), pattern=pattern, mapping=mapping)
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None

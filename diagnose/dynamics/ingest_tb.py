@@ -51,8 +51,27 @@ def _scalars(acc) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
-def read_tensorboard(path: str | Path) -> Table:
-    """Load every scalar of a TensorBoard log dir into a Table aligned by step."""
+def tb_runs(path: str | Path) -> list[Path]:
+    """The training runs of a TensorBoard logdir: the top-most folders holding event files.
+
+    Folders nested in a run's folder (``add_scalars`` writes ``Loss_D``/``Loss_G`` sub-runs there)
+    belong to that run; sibling folders (``runs/exp1``, ``runs/exp2``, Lightning's ``version_N``)
+    are separate runs.
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path.parent]
+    dirs = sorted({p.parent for p in path.rglob("*tfevents*") if p.is_file()},
+                  key=lambda d: (len(d.parts), str(d)))
+    tops: list[Path] = []
+    for d in dirs:
+        if not any(t == d or t in d.parents for t in tops):
+            tops.append(d)
+    return tops
+
+
+def read_tensorboard(path: str | Path, mapping: dict | None = None) -> Table:
+    """Load every scalar of a TensorBoard log dir (one training run) into a Table aligned by step."""
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
     path = Path(path)
@@ -63,7 +82,10 @@ def read_tensorboard(path: str | Path) -> Table:
         mux.AddRun(str(path.parent), name=".")
     else:
         mux.AddRunsFromDirectory(str(path))
-    mux.Reload()
+    try:
+        mux.Reload()
+    except Exception as e:  # noqa: BLE001 - a corrupt event file is the user's input, not our bug
+        raise UserError(f"{path}: unreadable TensorBoard events ({type(e).__name__})") from None
     chosen: dict[str, tuple[str, list]] = {}
     unknown = []
     notes = []
@@ -75,13 +97,13 @@ def read_tensorboard(path: str | Path) -> Table:
             continue
         for tag, pts in series.items():
             run_name = Path(run).name if run not in (".", "") else ""
-            name = canonical_name(tag) or (canonical_name(f"{run_name}/{tag}") if run_name else None)
+            # add_scalars("Loss", {"D": ...}) -> run "Loss_D", tag "Loss": the run names the series
+            name = tag if canonical_name(tag) or not run_name else f"{run_name}/{tag}"
             label = f"{run}:{tag}" if run_name else tag
-            if name is None:
+            if canonical_name(name) is None:
                 unknown.append(label)
-                name = tag if not run_name else f"{run_name}/{tag}"
             if name in chosen and len(chosen[name][1]) >= len(pts):
-                notes.append(f"{label} ignored: {chosen[name][0]} also maps to {name}")
+                notes.append(f"{label} ignored: {chosen[name][0]} is also {name}")
                 continue
             chosen[name] = (label, pts)
     if not chosen:
@@ -96,4 +118,4 @@ def read_tensorboard(path: str | Path) -> Table:
               "tags": {name: label for name, (label, _) in chosen.items()},
               "skipped": {"unmatched_tags": len(unknown)}, "skipped_total": 0,
               "skipped_examples": unknown[:5], "notes": notes}
-    return Table.from_rows(rows, source=str(path), report=report)
+    return Table.from_rows(rows, source=str(path), report=report, mapping=mapping)

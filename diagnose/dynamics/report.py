@@ -41,7 +41,7 @@ def sparkline(values, width: int = 48) -> str:
 
 
 def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.4g}"
+    return "-" if not isinstance(x, (int, float)) else f"{x:.4g}"
 
 
 def render(verdict: dict, table=None, width: int = 48) -> str:
@@ -52,8 +52,19 @@ def render(verdict: dict, table=None, width: int = 48) -> str:
              f"{dyn.get('points', 0)} points, steps {_steps(dyn.get('steps'))}, "
              f"format {ing.get('format', '?')})",
              f"log: {verdict.get('subject')}"]
+    if dyn.get("looked_at"):
+        lines.append(f"looked at: {dyn['looked_at']}")
     if dyn.get("note"):
         lines.append(f"note: {dyn['note']}")
+    if dyn.get("warmup"):
+        lines.append(f"note: {dyn['warmup']}")
+    fam = dyn.get("family") or {}
+    if fam.get("name"):
+        lines.append(f"loss family: {fam['name']} - {fam.get('description', '')} "
+                     f"({'; '.join(fam.get('why', []))})")
+    for role, c in (dyn.get("roles") or {}).items():
+        if role in ("d_loss", "g_loss", "d_real", "d_fake"):
+            lines.append(f"  {role:<7} <- {c['series']!r} as {c['as']}: {c['why']}")
     conv = dyn.get("conventions", {})
     if conv.get("description") or conv.get("d_fake_inferred_from_g_loss"):
         lines.append("conventions: " + "; ".join(
@@ -87,6 +98,34 @@ def render(verdict: dict, table=None, width: int = 48) -> str:
         lines.append(f"    skipped: {ex}")
     for note in ing.get("notes", []):
         lines.append(f"note: {note}")
+    stored = verdict.get("stored_verdict")
+    if stored:
+        lines.append("")
+        if stored.get("error"):
+            lines.append(f"stored verdict: {stored['error']}")
+        else:
+            lines.append(f"stored verdict (verdict.json): {stored['verdict']}  (confidence "
+                         f"{_fmt(stored.get('confidence'))}; looked at: {stored['looked_at']})")
+            for f in stored.get("flags", []):
+                lines.append(f"  [{f.get('severity')}] {f.get('code')}: {f.get('summary', '')}")
+            if stored["verdict"] != verdict["verdict"]:
+                lines.append(f"  the dynamics verdict above ({verdict['verdict']}) looked at the "
+                             "losses only; the stored one also measured the samples")
+    return "\n".join(lines)
+
+
+def render_many(verdicts: list[dict]) -> str:
+    """One block per run of a folder, after a one-line-per-run summary."""
+    lines = [f"{len(verdicts)} runs:"]
+    for v in verdicts:
+        lines.append(f"  {v.get('verdict') or 'unreadable':<20} {v.get('subject')}"
+                     + (f"  ({v['error']})" if v.get("error") else ""))
+    for v in verdicts:
+        if v.get("error"):
+            continue
+        lines.append("")
+        lines.append("=" * 72)
+        lines.append(render(v))
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ SIGNAL = ("d_loss", "g_loss", "d_real", "d_fake")
 # Columns that index rows rather than measure training (not shown as series).
 _NOT_SERIES = {"step", "epoch", "batch", "time", "wall_time", "timestamp", "iteration"}
 # Words that name a player; matched as whole tokens after splitting a key.
-_D_WORDS = {"d", "dis", "disc", "discriminator", "critic", "netd"}
+_D_WORDS = {"d", "dis", "disc", "discrim", "discr", "discriminator", "critic", "netd"}
 _G_WORDS = {"g", "gen", "generator", "netg"}
 _STEP_WORDS = {"step", "steps", "global_step", "globalstep", "iteration", "iterations", "iter",
                "iters", "it", "itr", "batch", "batches", "batch_idx", "i", "n_iter", "niter"}
@@ -41,13 +41,16 @@ _COMPACT = {
     "lossg": "g_loss", "gloss": "g_loss", "errg": "g_loss", "lossgen": "g_loss", "genloss": "g_loss",
     "dx": "d_real", "dreal": "d_real", "realscore": "d_real", "scorereal": "d_real",
     "dgz": "d_fake", "dfake": "d_fake", "fakescore": "d_fake", "scorefake": "d_fake",
-    "dgz1": "d_fake", "dgz2": "d_fake",
+    "dgz1": "d_fake", "dgz2": "d_fake", "dr": "d_real", "df": "d_fake",
     "gradnormd": "grad_norm_d", "dgradnorm": "grad_norm_d", "gradd": "grad_norm_d",
     "gradnormg": "grad_norm_g", "ggradnorm": "grad_norm_g", "gradg": "grad_norm_g",
     "lrd": "lr_d", "dlr": "lr_d", "lrg": "lr_g", "glr": "lr_g",
 }
 
 
+# extra (unmapped) series worth showing: they look like training measurements
+_MEASURE = re.compile(r"loss|err|score|acc|grad|norm|lr|fid|kid|penalty|gp|wasserstein|real|fake"
+                      r"|gan|adv|^[dg]_|^[dg]$|^l_", re.IGNORECASE)
 _FAKE = re.compile(r"d\(g\(z\d?\)\)|d\(fake\)|d\(g\(x\)\)")
 _REAL = re.compile(r"(^|[^a-z])d\((x|real)\)")
 
@@ -116,6 +119,7 @@ class Table:
     source: str = ""
     report: dict = field(default_factory=dict)
     nonfinite: dict[str, np.ndarray] = field(default_factory=dict)
+    family: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.columns.get("step", ()))
@@ -138,55 +142,212 @@ class Table:
     def present(self) -> list[str]:
         """Canonical series present, in display order, then any extra columns."""
         extra = sorted(k for k in self.columns if k not in SERIES and k not in _NOT_SERIES
-                       and self.has(k))
+                       and _MEASURE.search(k) and self.has(k))[:12]
         return [s for s in SERIES if self.has(s)] + extra
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]], source: str = "", report: dict | None = None,
-                  step_key: str | None = "step") -> "Table":
+                  step_key: str | None = "step", mapping: dict | None = None) -> "Table":
         """Build a table from dict rows with any spelling of the keys.
 
-        Keys are mapped with :func:`canonical_name`; unknown numeric keys are kept under their own
-        name. ``step`` is taken from the row, else the row index. Values that are None/NaN/inf count
-        as explicit non-finite values; values that are not numbers are ignored.
+        Keys are kept under their own (raw) names, then :func:`diagnose.dynamics.roles.assign`
+        decides which series plays which role (D loss, G loss, D(x), D(G(z))) from the names, the
+        value ranges and the other series present; ``mapping`` ({role: raw name}) overrides it.
+        ``step`` is taken from the row, else the row index. Values that are None/NaN/inf count as
+        explicit non-finite values; values that are not numbers are ignored.
         """
-        rows = list(rows)
-        report = dict(report or {})
-        mapping: dict[str, str] = dict(report.get("mapping", {}))
-        cols: dict[str, list] = {}
-        bad: dict[str, list] = {}
-        n = len(rows)
-        for i, row in enumerate(rows):
-            seen: set[str] = set()
-            for k, v in row.items():
-                name = mapping.get(k)
-                if name is None:
-                    name = canonical_name(str(k)) or str(k)
-                    mapping[k] = name
-                if name in seen:
-                    continue                          # first spelling wins (e.g. D(G(z)) before/after)
+        store = ColumnStore()
+        for row in rows:
+            store.add(row)
+        return store.table(source=source, report=report, mapping=mapping)
+
+    @classmethod
+    def from_store(cls, store: "ColumnStore", source: str = "", report: dict | None = None,
+                   mapping: dict | None = None) -> "Table":
+        """Table of a filled :class:`ColumnStore` (see :meth:`from_rows`)."""
+        return store.table(source=source, report=report, mapping=mapping)
+
+
+class ColumnStore:
+    """Rows appended one at a time into per-name float columns, in bounded memory.
+
+    Each column is an ``array('d')`` (8 bytes a value; a name first seen at row i is padded with i
+    NaNs once, so n rows cost O(n), never O(n^2)). When the store holds more than ``max_cells``
+    values it keeps every second row and from then on accepts every ``stride``-th row: a
+    3,000,000-line log is judged on an evenly thinned copy, and a NaN/inf in a dropped row is
+    carried into the next kept one so a blow-up is never thinned away.
+    """
+
+    def __init__(self, max_cells: int = 1 << 22, max_columns: int = 256):
+        from array import array
+
+        self._array = array
+        self.cols: dict[str, "array"] = {}
+        self.bad: dict[str, bytearray] = {}
+        self.n = 0                     # rows kept
+        self.seen = 0                  # rows offered
+        self.stride = 1
+        self.max_cells = max_cells
+        self.max_columns = max_columns
+        self.dropped_columns = 0
+        self._carry: dict[str, float] = {}   # non-finite values of thinned-away rows
+        self._fast_keys: tuple | None = None   # names of the last row, when all were appended
+        self._fast_cols: list = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append one row ({name: value}); values that are not numbers are ignored."""
+        i = self.seen
+        self.seen += 1
+        if i % self.stride:
+            for k, v in row.items():        # keep the news that a value blew up
                 val = _num(v)
-                if val is None:
+                if val is not None and not math.isfinite(val):
+                    self._carry[str(k)] = val
+            return
+        if self._carry:
+            row = {**row, **self._carry}    # the blow-up wins over the kept row's own value
+            self._carry = {}
+        n = self.n
+        keys = tuple(row)
+        if keys == self._fast_keys:
+            # the same names as the previous row (most lines of a log): every column of theirs is
+            # exactly n long, so the values append straight on, with no per-name look-ups
+            vals = [v if type(v) is float else _num(v) for v in row.values()]
+            if None not in vals:
+                for (col, bad), val in zip(self._fast_cols, vals):
+                    col.append(val)
+                    bad.append(0 if val == val and val not in _INF else 1)
+                self.n = n + 1
+                if self.n * len(self.cols) > self.max_cells:
+                    self._thin()
+                return
+        self._fast_keys = None
+        cols = self.cols
+        for k, v in row.items():
+            val = v if type(v) is float else _num(v)
+            if val is None:
+                continue
+            col = cols.get(k)
+            if col is None:
+                if type(k) is not str:
+                    k = str(k)
+                    col = cols.get(k)
+            if col is None:
+                if len(cols) >= self.max_columns:
+                    self.dropped_columns += 1
                     continue
-                seen.add(name)
-                col = cols.setdefault(name, [math.nan] * n)
-                col[i] = val
-                if not math.isfinite(val):
-                    bad.setdefault(name, [False] * n)[i] = True
-        columns = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
-        nonfinite = {k: np.asarray(v, dtype=bool) for k, v in bad.items()}
-        step = columns.get("step")
+                col = cols[k] = self._array("d", [math.nan]) * n
+                self.bad[k] = bytearray(n)
+            ln = len(col)
+            if ln > n:
+                continue                    # first spelling of a name in a row wins
+            if ln < n:
+                self._pad(k, n)
+            col.append(val)
+            self.bad[k].append(0 if val == val and val not in _INF else 1)
+        self.n = n + 1
+        if all(type(k) is str and len(cols.get(k, ())) == n + 1 for k in keys):
+            self._fast_keys = keys
+            self._fast_cols = [(cols[k], self.bad[k]) for k in keys]
+        if self.n * max(1, len(cols)) > self.max_cells:
+            self._thin()
+
+    def _thin(self) -> None:
+        """Keep every second row (a NaN/inf of a dropped row replaces its kept neighbour's value,
+        so a blow-up survives the thinning) and double the stride."""
+        n = self.n
+        self._fast_keys = None               # the columns are replaced
+        for k in list(self.cols):
+            self._pad(k, n)
+            c = np.array(self.cols[k][:n], dtype=float)
+            bb = np.frombuffer(bytes(self.bad[k][:n]), dtype=np.uint8)
+            kept, kb = c[0::2].copy(), bb[0::2].copy()
+            odd = bb[1::2].astype(bool)
+            m = len(odd)
+            sel = odd & (kb[:m] == 0)
+            kept[:m][sel] = c[1::2][sel]
+            kb[:m][sel] = 1
+            col = self._array("d")
+            col.frombytes(kept.tobytes())
+            self.cols[k] = col
+            self.bad[k] = bytearray(kb.tobytes())
+        self.n = (n + 1) // 2
+        self.stride *= 2
+
+    def _pad(self, k: str, n: int | None = None) -> None:
+        n = self.n if n is None else n
+        col, b = self.cols[k], self.bad[k]
+        if len(col) < n:
+            col.extend(self._array("d", [math.nan]) * (n - len(col)))
+        if len(b) < n:
+            b.extend(bytes(n - len(b)))
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(columns, non-finite masks) as numpy arrays of length ``n``."""
+        cols, bad = {}, {}
+        for k in list(self.cols):
+            self._pad(k)
+            cols[k] = np.frombuffer(self.cols[k], dtype=float)[: self.n].copy()
+            m = np.frombuffer(bytes(self.bad[k][: self.n]), dtype=np.uint8).astype(bool)
+            if m.any():
+                bad[k] = m
+        return cols, bad
+
+    def table(self, source: str = "", report: dict | None = None,
+              mapping: dict | None = None) -> Table:
+        """The Table: raw columns, then the roles assigned (see Table.from_rows)."""
+        from diagnose.dynamics.roles import assign
+
+        raw, bad = self.arrays()
+        report = dict(report or {})
+        notes = report.setdefault("notes", [])
+        if self.stride > 1:
+            notes.append(f"long log: judged on every {self.stride}th of {self.seen} rows "
+                         "(NaN/inf in skipped rows kept)")
+        if self.dropped_columns:
+            notes.append(f"more than {self.max_columns} distinct names: later ones ignored")
+        n = self.n
+        step_key = "step" if "step" in raw else next(
+            (k for k in raw if canonical_name(k) == "step"), None)
+        step = raw.get(step_key) if step_key else None
+        if "epoch" not in raw:
+            ek = next((k for k in raw if canonical_name(k) == "epoch"), None)
+            if ek is not None:
+                raw["epoch"] = raw.pop(ek)
         if step is None or not np.isfinite(step).any():
-            columns["step"] = np.arange(n, dtype=float)
-            report.setdefault("notes", []).append("no step numbers: steps are row indices")
+            steps = np.arange(n, dtype=float) * self.stride
+            notes.append("no step numbers: steps are row indices")
         else:
-            # fill gaps by the row index offset from the last known step
             idx = np.arange(n)
             ok = np.isfinite(step)
-            columns["step"] = np.where(ok, step, np.interp(idx, idx[ok], step[ok]))
-        report["mapping"] = {k: v for k, v in mapping.items() if v in SERIES or v in ("step", "epoch")}
+            steps = np.where(ok, step, np.interp(idx, idx[ok], step[ok]))
+        roles = assign(raw, bad, overrides=mapping)
+        columns: dict[str, np.ndarray] = {"step": steps}
+        nonfinite: dict[str, np.ndarray] = {}
+        for name, v in raw.items():
+            if name in ("step", step_key):
+                continue
+            # a raw series spelled like a role it was not given (a "d_real" that holds D's loss
+            # term) stays visible under another name, never as that role
+            key = name if name not in SERIES or roles.chosen.get(name, {}).get("series") == name \
+                else f"raw:{name}"
+            columns[key] = v
+            if name in bad:
+                nonfinite[key] = bad[name]
+        for role, (values, mask) in roles.columns.items():
+            columns[role] = values
+            if mask is not None and mask.any():
+                nonfinite[role] = mask
+        report["mapping"] = {**{k: v for k, v in report.get("mapping", {}).items()},
+                             **roles.mapping}
+        report["roles"] = roles.describe()
         report["rows"] = n
-        return cls(columns=columns, source=source, report=report, nonfinite=nonfinite)
+        return Table(columns=columns, source=source, report=report, nonfinite=nonfinite,
+                     family=roles.family)
+
+
+
+_INF = (math.inf, -math.inf)
 
 
 def _num(v: Any) -> float | None:
