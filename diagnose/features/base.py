@@ -38,13 +38,29 @@ class Extractor:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ public views
+    #: Rows per forward call (None: the caller's batch). Small networks run faster on the CPU
+    #: when one call's activations fit the caches; set per extractor, results do not depend on it.
+    infer_batch: int | None = None
+
     def _run(self, x: torch.Tensor):
         if not torch.is_tensor(x):
             raise UserError(f"{self.name}: expected a tensor batch, got {type(x).__name__}")
-        with torch.no_grad():
-            f, lg, lb = self.forward(x.to(self.device, torch.float32))
-        return (f.float().cpu(), None if lg is None else lg.float().cpu(),
-                None if lb is None else lb.long().cpu())
+        step = self.infer_batch or max(1, len(x))
+        parts = []
+        # inference_mode: no autograd bookkeeping at all (no_grad still versions every tensor).
+        with torch.inference_mode():
+            for i in range(0, max(1, len(x)), step):
+                parts.append(self.forward(x[i:i + step].to(self.device, torch.float32)))
+        out = []
+        for j, kind in enumerate((torch.float32, torch.float32, torch.long)):
+            got = [p[j] for p in parts if p[j] is not None]
+            if not got:
+                out.append(None)
+                continue
+            t = torch.cat(got) if len(got) > 1 else got[0]
+            # A clone leaves inference mode: callers may modify what they get in place.
+            out.append(t.to("cpu", kind).clone())
+        return tuple(out)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Features (N, dim), float32 on the CPU."""
