@@ -14,9 +14,10 @@ from torch import nn
 
 from diagnose.errors import UserError
 from diagnose.features.base import Extractor, to_unit_images
+from diagnose.features.weights import LENET_WEIGHTS
 
-#: The committed weights, inside the installed package.
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mnist_lenet.pt"
+#: The committed weights, inside the installed package (one path, shared with `features list`).
+WEIGHTS = LENET_WEIGHTS
 #: Mean and std of MNIST pixels in [0, 1]; inputs are standardised with them.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FEATURE_DIM = 128
@@ -59,8 +60,9 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 
 def weights_available(path=None) -> tuple[bool, str]:
     """(usable, where) for the lenet weights."""
-    p = Path(path) if path else WEIGHTS
-    return (p.is_file(), str(p) if p.is_file() else f"missing {p} (run: diagnose features train mnist-lenet)")
+    from diagnose.features.weights import lenet_available
+
+    return lenet_available(path)
 
 
 def load_lenet(path=None, device="cpu") -> LeNet:
