@@ -105,3 +105,20 @@ def test_fast_lenet_equals_the_plain_network():
     out = ext.extract([x[:20], x[20:]], progress=False)
     assert torch.allclose(out["features"], ref, atol=1e-4, rtol=1e-4)
     out["features"].add_(1.0)       # callers may modify what they get (no inference tensors)
+
+
+def test_extract_with_and_without_a_total_gives_the_same_rows():
+    """Preallocated outputs (total known, also when it is too small or too large) equal the
+    concatenated ones."""
+    from diagnose.features import get_extractor
+    from diagnose.features.weights import lenet_available
+
+    if not lenet_available()[0]:
+        pytest.skip("mnist-lenet weights missing")
+    ext = get_extractor("mnist-lenet")
+    x = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(12))
+    plain = ext.extract(x.split(16), progress=False)
+    for total in (50, 30, 80):
+        got = ext.extract(x.split(16), progress=False, total=total)
+        for k in ("features", "logits", "labels"):
+            assert got[k].shape[0] == 50 and torch.allclose(got[k].float(), plain[k].float())

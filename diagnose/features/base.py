@@ -78,29 +78,44 @@ class Extractor:
                 total: int | None = None) -> dict[str, torch.Tensor | None]:
         """One pass over ``batches``: dict(features=(N, dim), logits=(N, K)|None, labels=(N,)|None).
 
-        total: number of samples expected, only for the progress bar.
+        total: number of samples expected (the progress bar; with it the outputs are written
+        into tensors allocated once, so the peak is one copy of the features, not two).
         """
         from tqdm import tqdm
 
-        feats, logits, labels = [], [], []
+        bufs: list[torch.Tensor | None] | None = None
+        parts: list[list[torch.Tensor]] = [[], [], []]
+        n = filled = 0
         bar = tqdm(total=total, desc=f"features ({self.name})", unit="img", file=sys.stderr,
                    disable=not progress, leave=False)
         try:
             for x in batches:
-                f, lg, lb = self._run(x)
-                feats.append(f)
-                if lg is not None:
-                    logits.append(lg)
-                if lb is not None:
-                    labels.append(lb)
-                bar.update(int(f.shape[0]))
+                got = self._run(x)
+                b = int(got[0].shape[0])
+                if bufs is None and total:
+                    bufs = [None if t is None else t.new_empty((int(total), *t.shape[1:]))
+                            for t in got]
+                if bufs is not None and filled == n and n + b <= len(bufs[0]):
+                    for buf, t in zip(bufs, got):
+                        if buf is not None and t is not None:
+                            buf[n:n + b] = t
+                    filled += b
+                else:                     # more rows than announced: keep the rest as parts
+                    for j, t in enumerate(got):
+                        if t is not None:
+                            parts[j].append(t)
+                n += b
+                bar.update(b)
         finally:
             bar.close()
-        if not feats:
+        if not n:
             raise UserError(f"{self.name}: no samples to extract features from")
-        return {"features": torch.cat(feats),
-                "logits": torch.cat(logits) if logits else None,
-                "labels": torch.cat(labels) if labels else None}
+        out = []
+        for j in range(3):
+            pieces = [] if bufs is None or bufs[j] is None or not filled else [bufs[j][:filled]]
+            pieces += parts[j]
+            out.append(None if not pieces else pieces[0] if len(pieces) == 1 else torch.cat(pieces))
+        return {"features": out[0], "logits": out[1], "labels": out[2]}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} dim={self.dim} classes={self.num_classes}>"
