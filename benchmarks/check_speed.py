@@ -129,9 +129,10 @@ def process_pairs(a, work: Path, env: dict) -> dict:
     ours_cmd = [py, "-m", "diagnose", "check", str(files["gen"]), "--dataset", "mnist",
                 "--n-samples", str(a.n_gen), "--out", str(work / "out"), "--json"]
     env = {**env, "GAN_DIAGNOSE_CACHE": str(work / "cache")}
-    print(f"[process] warm-up: one untimed run of each (bytecode, both feature caches)", flush=True)
-    timed_child(tf_cmd, env)
-    timed_child(ours_cmd, env)
+    if not a.no_warmup:
+        print("[process] warm-up: one untimed run of each (bytecode, both feature caches)", flush=True)
+        timed_child(tf_cmd, env)
+        timed_child(ours_cmd, env)
     rows = []
     for i in range(a.pairs):
         order = [("tf", tf_cmd), ("ours", ours_cmd)]
@@ -322,25 +323,28 @@ def startup(env: dict, work: Path) -> None:
 def memory(env: dict, work: Path, sizes: list[int]) -> None:
     files = prepare(work, 20)
     env = {**env, "GAN_DIAGNOSE_CACHE": str(work / "cache")}
-    print(f"[memory] diagnose check at each n, each in a fresh process (peak RSS of that process)")
+    print("[memory] diagnose check at each n, each in a fresh process (peak RSS of that process)")
     for n in sizes:
         cmd = [sys.executable, __file__, "--rss-worker", str(files["gen"]), str(n), str(work / "out")]
-        subprocess.run(cmd, env=env, capture_output=True)   # fill the reference cache for this n
         t = time.perf_counter()
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t
-        peak = json.loads(r.stdout.strip().splitlines()[-1])["peak_mb"]
-        print(f"  n={n:>6,}: {wall:.1f} s, peak RSS {peak:,.0f} MB; {stamp()}", flush=True)
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"  n={n:>6,}: {wall:.1f} s, peak RSS {got['peak_mb']:,.0f} MB, reference cache "
+              f"{'warm' if got['warm'] else 'cold (computed in this run)'}; {stamp()}", flush=True)
 
 
 def rss_worker(gen: str, n: str, out: str) -> None:
     import resource
 
+    from diagnose.analysis.cache import default_cache_dir
     from diagnose.cli import main
 
+    before = set(default_cache_dir().rglob("*.pt")) if default_cache_dir().is_dir() else set()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         code = main(["check", gen, "--dataset", "mnist", "--n-samples", n, "--out", out, "--json"])
-    print(json.dumps({"code": code,
+    after = set(default_cache_dir().rglob("*.pt"))
+    print(json.dumps({"code": code, "warm": after == before,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -428,6 +432,8 @@ def main() -> None:
                    "(default: a temporary folder)")
     p.add_argument("--pycache", default=None, help="bytecode cache of the child processes "
                    "(default: <work>/pycache)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed first runs (the "
+                   "--work folder's caches are already warm)")
     p.add_argument("--quick", action="store_true", help="n-gen 2000, knn-n 3000, sizes 1000,2000")
     p.add_argument("--knn-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--tf-worker", nargs=4, default=None, help=argparse.SUPPRESS)
