@@ -15,7 +15,7 @@ dtypes, with the same random draws (``numpy.random.RandomState(seed)``):
   random subsets drawn exactly as ``kid_features_to_metric`` draws them, but with every chunk of
   subsets computed as one batched matrix product instead of a Python loop of numpy products.
 
-tests/test_metrics.py checks each against torch-fidelity's own function on the same inputs.
+tests/test_speed_fidelity.py checks each against torch-fidelity's own function on the same inputs.
 """
 from __future__ import annotations
 
