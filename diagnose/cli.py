@@ -19,8 +19,9 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, one subcommand per module in diagnose.commands."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, one subcommand per module in diagnose.commands; ``only``: the parser with
+    just that verb (what ``main`` builds when the command line names a verb)."""
     from diagnose import __version__
     from diagnose.commands import verb_modules
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "collapse, discriminator imbalance and broken metrics, with evidence and advice.")
     p.add_argument("--version", action="version", version=f"gan-diagnose {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    for mod in verb_modules():
+    for mod in verb_modules(only):
         mod.add_parser(sub)
     return p
 
@@ -52,7 +53,7 @@ def render(result, as_json: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``diagnose`` script; returns the exit code."""
     try:
-        parser = build_parser()
+        parser = build_parser(_named_verb(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)   # what --nproc relaunches
         if not getattr(args, "func", None):
@@ -77,6 +78,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {msg}", file=sys.stderr)
         return 2
+
+
+def _named_verb(argv: list[str]) -> str | None:
+    """The verb the command line names, when it names one: then only that verb's module is
+    imported (a light verb never pays for the others' imports); None builds the full parser
+    (``diagnose --help``, no verb, or an unknown word, which the full parser reports)."""
+    from diagnose.commands import verb_names
+
+    for word in argv:
+        if word.startswith("-"):
+            if word in ("-h", "--help", "--version"):
+                return None
+            continue
+        return word if word in verb_names() else None
+    return None
 
 
 def _one_line(text: str) -> str:

@@ -26,3 +26,20 @@ def test_benchmarks_run_on_cpu(capsys):
     assert train_throughput.main(["--device", "cpu", "--steps", "1", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"ratio: [\d.]+x \(ours / seed-style\)", out) and "ceiling:" in out, out
+
+
+@pytest.mark.slow
+def test_gpu_all_runs_every_item_at_tiny_sizes_on_cpu(tmp_path):
+    """The GPU script, ready to run when a GPU is lent: on CPU at tiny sizes every item it can run
+    there runs, and every figure lands in the one output file."""
+    from benchmarks import gpu_all
+
+    out = tmp_path / "figures.txt"
+    assert gpu_all.main(["--device", "cpu", "--tiny", "--out", str(out), "--budget", "1200"]) == 0
+    text = out.read_text()
+    assert re.search(r"report 000 mlp_lr_imbalance/baseline: [\d,]+ steps", text), text
+    assert re.search(r"report 003 dcgan28_hparams/c1: [\d,]+ steps", text), text
+    assert re.search(r"check n=200 \(mnist-lenet\): exit 0.*\n.*verdict \w+; fid [\d.]+.*peak RSS [\d,]+ MB",
+                     text), text
+    assert re.search(r"ratio: [\d.]+x \(ours / seed-style\)", text), text
+    assert "0 item(s) failed" in text

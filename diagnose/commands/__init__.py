@@ -21,13 +21,19 @@ class Result:
     exit_code: int = 0
 
 
-def verb_modules() -> list:
-    """Every command module under diagnose.commands, in --help order."""
+def verb_names() -> list[str]:
+    """Names of the command modules (found on disk, none imported)."""
+    return sorted(i.name for i in pkgutil.iter_modules(__path__) if not i.name.startswith("_"))
+
+
+def verb_modules(only: str | None = None) -> list:
+    """Every command module under diagnose.commands, in --help order; ``only``: just that verb's
+    module (the CLI imports one verb's module when the command line names one)."""
     mods = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+    for name in verb_names():
+        if only is not None and name != only:
             continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
+        mod = importlib.import_module(f"{__name__}.{name}")
         if hasattr(mod, "add_parser"):
             mods.append(mod)
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))

@@ -148,6 +148,22 @@ def _writable_out(out) -> None:
         raise UserError(f"--out {out} is not writable ({p} is read-only for you)")
 
 
+def image_grid(x, nrow: int = 8, padding: int = 2):
+    """torchvision's ``make_grid(x, nrow, padding)`` (zero padding, gray made RGB) in tensor ops:
+    importing torchvision costs a check seconds (it imports torch._dynamo)."""
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if len(x) == 1:
+        return x[0]
+    b, c, h, w = x.shape
+    cols, rows = min(nrow, b), -(-b // min(nrow, b))
+    grid = x.new_zeros((c, rows * (h + padding) + padding, cols * (w + padding) + padding))
+    for k in range(b):
+        y0, x0 = (k // cols) * (h + padding) + padding, (k % cols) * (w + padding) + padding
+        grid[:, y0:y0 + h, x0:x0 + w] = x[k]
+    return grid
+
+
 def save_grid(batch, path, kind: str, centres=None) -> str:
     """Save up to 64 samples as a PNG grid (images) or a scatter (points); returns the path."""
     import numpy as np
@@ -157,9 +173,7 @@ def save_grid(batch, path, kind: str, centres=None) -> str:
     from diagnose.atomic import atomic_write
 
     if kind == "image":
-        from torchvision.utils import make_grid
-
-        grid = make_grid(batch[:64].float().nan_to_num(0).clamp(0, 1), nrow=8, padding=2)
+        grid = image_grid(batch[:64].float().nan_to_num(0).clamp(0, 1), nrow=8, padding=2)
         arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     else:  # points: a 256x256 scatter, data centres in red
         pts = torch.as_tensor(batch).double().nan_to_num(0)

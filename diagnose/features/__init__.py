@@ -8,7 +8,12 @@ Heavy pieces (trained weights, Inception) load only when an extractor is built.
 from __future__ import annotations
 
 from diagnose.errors import UserError
-from diagnose.features.base import Extractor, ExtractorSpec, Registry, to_unit_images
+from diagnose.features.registry import ExtractorSpec, Registry
+from diagnose.lazy import lazy_getattr
+
+# Extractor and to_unit_images need torch: served on first use, so listing extractors stays light.
+__getattr__ = lazy_getattr(__name__, {"Extractor": ("diagnose.features.base", "Extractor"),
+                                      "to_unit_images": ("diagnose.features.base", "to_unit_images")})
 
 #: name -> ExtractorSpec; ``EXTRACTORS.register`` refuses duplicate names.
 EXTRACTORS = Registry()
@@ -39,15 +44,15 @@ def _inception(device="cpu", **kw):
 
 
 def _lenet_available(**kw):
-    from diagnose.features.mnist_lenet import weights_available
+    from diagnose.features.weights import lenet_available
 
-    return weights_available(kw.get("weights"))
+    return lenet_available(kw.get("weights"))
 
 
 def _inception_available(**kw):
-    from diagnose.features.inception import weights_available
+    from diagnose.features.weights import inception_available
 
-    return weights_available(kw.get("inception_weights"))
+    return inception_available(kw.get("inception_weights"))
 
 
 EXTRACTORS.register(ExtractorSpec(

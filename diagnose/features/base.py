@@ -8,12 +8,12 @@ a check is computed from the same single feature pass.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Iterable
 
 import torch
 
 from diagnose.errors import UserError
+from diagnose.features.registry import ExtractorSpec, Registry  # noqa: F401 (re-exported)
 
 
 class Extractor:
@@ -38,13 +38,29 @@ class Extractor:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ public views
+    #: Rows per forward call (None: the caller's batch). Small networks run faster on the CPU
+    #: when one call's activations fit the caches; set per extractor, results do not depend on it.
+    infer_batch: int | None = None
+
     def _run(self, x: torch.Tensor):
         if not torch.is_tensor(x):
             raise UserError(f"{self.name}: expected a tensor batch, got {type(x).__name__}")
-        with torch.no_grad():
-            f, lg, lb = self.forward(x.to(self.device, torch.float32))
-        return (f.float().cpu(), None if lg is None else lg.float().cpu(),
-                None if lb is None else lb.long().cpu())
+        step = self.infer_batch or max(1, len(x))
+        parts = []
+        # inference_mode: no autograd bookkeeping at all (no_grad still versions every tensor).
+        with torch.inference_mode():
+            for i in range(0, max(1, len(x)), step):
+                parts.append(self.forward(x[i:i + step].to(self.device, torch.float32)))
+        out = []
+        for j, kind in enumerate((torch.float32, torch.float32, torch.long)):
+            got = [p[j] for p in parts if p[j] is not None]
+            if not got:
+                out.append(None)
+                continue
+            t = torch.cat(got) if len(got) > 1 else got[0]
+            # A clone leaves inference mode: callers may modify what they get in place.
+            out.append(t.to("cpu", kind).clone())
+        return tuple(out)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Features (N, dim), float32 on the CPU."""
@@ -62,74 +78,47 @@ class Extractor:
                 total: int | None = None) -> dict[str, torch.Tensor | None]:
         """One pass over ``batches``: dict(features=(N, dim), logits=(N, K)|None, labels=(N,)|None).
 
-        total: number of samples expected, only for the progress bar.
+        total: number of samples expected (the progress bar; with it the outputs are written
+        into tensors allocated once, so the peak is one copy of the features, not two).
         """
         from tqdm import tqdm
 
-        feats, logits, labels = [], [], []
+        bufs: list[torch.Tensor | None] | None = None
+        parts: list[list[torch.Tensor]] = [[], [], []]
+        n = filled = 0
         bar = tqdm(total=total, desc=f"features ({self.name})", unit="img", file=sys.stderr,
                    disable=not progress, leave=False)
         try:
             for x in batches:
-                f, lg, lb = self._run(x)
-                feats.append(f)
-                if lg is not None:
-                    logits.append(lg)
-                if lb is not None:
-                    labels.append(lb)
-                bar.update(int(f.shape[0]))
+                got = self._run(x)
+                b = int(got[0].shape[0])
+                if bufs is None and total:
+                    bufs = [None if t is None else t.new_empty((int(total), *t.shape[1:]))
+                            for t in got]
+                if bufs is not None and filled == n and n + b <= len(bufs[0]):
+                    for buf, t in zip(bufs, got):
+                        if buf is not None and t is not None:
+                            buf[n:n + b] = t
+                    filled += b
+                else:                     # more rows than announced: keep the rest as parts
+                    for j, t in enumerate(got):
+                        if t is not None:
+                            parts[j].append(t)
+                n += b
+                bar.update(b)
         finally:
             bar.close()
-        if not feats:
+        if not n:
             raise UserError(f"{self.name}: no samples to extract features from")
-        return {"features": torch.cat(feats),
-                "logits": torch.cat(logits) if logits else None,
-                "labels": torch.cat(labels) if labels else None}
+        out = []
+        for j in range(3):
+            pieces = [] if bufs is None or bufs[j] is None or not filled else [bufs[j][:filled]]
+            pieces += parts[j]
+            out.append(None if not pieces else pieces[0] if len(pieces) == 1 else torch.cat(pieces))
+        return {"features": out[0], "logits": out[1], "labels": out[2]}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} dim={self.dim} classes={self.num_classes}>"
-
-
-@dataclass(frozen=True)
-class ExtractorSpec:
-    """How to build one named extractor, and what it is, without building it.
-
-    name:        registry name, also the name torch-fidelity knows it by
-    factory:     callable(device=..., **kw) -> Extractor
-    dim:         feature dimension
-    num_classes: 10, 1000 or None (no classifier: no IS, no class-based mode coverage)
-    kind:        "image" or "points"
-    description: one line for ``diagnose features list``
-    available:   callable(**kw) -> (bool, reason): can it be built here (weights present)?
-    """
-
-    name: str
-    factory: Callable[..., Extractor]
-    dim: int
-    num_classes: int | None
-    kind: str
-    description: str
-    available: Callable[..., tuple[bool, str]] = lambda **kw: (True, "built in")
-
-
-class Registry(dict):
-    """Name -> ExtractorSpec; refuses a second registration under the same name."""
-
-    def register(self, spec: ExtractorSpec) -> ExtractorSpec:
-        """Add ``spec``; raise ValueError when the name is taken."""
-        if not isinstance(spec, ExtractorSpec):
-            raise TypeError(f"expected an ExtractorSpec, got {type(spec).__name__}")
-        if spec.name in self:
-            raise ValueError(f"feature extractor {spec.name!r} is already registered")
-        super().__setitem__(spec.name, spec)
-        return spec
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key in self:
-            raise ValueError(f"feature extractor {key!r} is already registered")
-        if not isinstance(value, ExtractorSpec) or value.name != key:
-            raise TypeError("register an ExtractorSpec whose name is its key")
-        super().__setitem__(key, value)
 
 
 def to_unit_images(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:

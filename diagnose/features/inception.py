@@ -9,7 +9,6 @@ so a tampered file cannot run code.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -20,22 +19,23 @@ from diagnose.features.base import Extractor, to_unit_images
 
 def fidelity_url() -> str:
     """The URL torch-fidelity downloads the InceptionV3 weights from."""
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+    from diagnose.features.weights import INCEPTION_URL
 
-    return URL_INCEPTION_V3
+    return INCEPTION_URL
 
 
 def cache_path() -> Path:
     """Where torch-fidelity (torch.hub) caches the weights: <hub dir>/checkpoints/<file name>."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(fidelity_url())
+    from diagnose.features.weights import inception_cache_path
+
+    return inception_cache_path()
 
 
 def weights_available(path=None) -> tuple[bool, str]:
     """(present, where or what is missing)."""
-    p = Path(path) if path else cache_path()
-    if p.is_file():
-        return True, str(p)
-    return False, f"missing {p} (download {fidelity_url()})"
+    from diagnose.features.weights import inception_available
+
+    return inception_available(path)
 
 
 def resolve_weights(path=None) -> Path:

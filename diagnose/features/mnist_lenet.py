@@ -14,9 +14,10 @@ from torch import nn
 
 from diagnose.errors import UserError
 from diagnose.features.base import Extractor, to_unit_images
+from diagnose.features.weights import LENET_WEIGHTS
 
-#: The committed weights, inside the installed package.
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mnist_lenet.pt"
+#: The committed weights, inside the installed package (one path, shared with `features list`).
+WEIGHTS = LENET_WEIGHTS
 #: Mean and std of MNIST pixels in [0, 1]; inputs are standardised with them.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FEATURE_DIM = 128
@@ -59,8 +60,9 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 
 def weights_available(path=None) -> tuple[bool, str]:
     """(usable, where) for the lenet weights."""
-    p = Path(path) if path else WEIGHTS
-    return (p.is_file(), str(p) if p.is_file() else f"missing {p} (run: diagnose features train mnist-lenet)")
+    from diagnose.features.weights import lenet_available
+
+    return lenet_available(path)
 
 
 def load_lenet(path=None, device="cpu") -> LeNet:
@@ -77,6 +79,36 @@ def load_lenet(path=None, device="cpu") -> LeNet:
     return net.to(device).eval()
 
 
+def inference_copy(net: LeNet) -> LeNet:
+    """A copy of ``net`` for inference: every Conv-BatchNorm pair folded into one convolution
+    (torch's ``fuse_conv_bn_eval``; the same function up to float rounding, one pass over each
+    activation fewer) and the weights in channels-last layout, oneDNN's native one on the CPU."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(net).eval()
+    layers, body = [], list(fast.body)
+    i = 0
+    while i < len(body):
+        if (isinstance(body[i], nn.Conv2d) and i + 1 < len(body)
+                and isinstance(body[i + 1], nn.BatchNorm2d)):
+            layers.append(fuse_conv_bn_eval(body[i], body[i + 1]))
+            i += 2
+        else:
+            layers.append(body[i])
+            i += 1
+    fast.body = nn.Sequential(*layers)
+    for p in fast.parameters():
+        p.requires_grad_(False)
+    return fast.to(memory_format=torch.channels_last)
+
+
+def fast_embed(net: LeNet, x: torch.Tensor) -> torch.Tensor:
+    """Penultimate features of [0, 1] gray 28x28 images through an ``inference_copy``."""
+    return net.embed(standardise(x).contiguous(memory_format=torch.channels_last))
+
+
 class LeNetExtractor(Extractor):
     """MNIST classifier features: (B, 1 or 3, H, W) in [0, 1] -> 128-d features, 10 logits.
 
@@ -88,13 +120,19 @@ class LeNetExtractor(Extractor):
     num_classes = 10
     kind = "image"
 
+    #: Rows per call: small enough that one call's activations (8 MB per layer at 256 rows) stay
+    #: near the caches; benchmarks/check_speed.py --features measures the choice.
+    infer_batch = 256
+
     def __init__(self, device="cpu", weights=None, **_):
         super().__init__(device)
         self.net = load_lenet(weights, self.device)
+        # Kept out of the instance's attributes so the weights hash (cache key) sees only `net`.
+        self._fast = (inference_copy(self.net),)
 
     def forward(self, x: torch.Tensor):
-        """Features, log-probabilities and labels of one batch."""
-        x = standardise(to_unit_images(x, 1, 28))
-        f = self.net.embed(x)
-        logits = self.net.head(f)
+        """Features, logits and labels of one batch (through the BatchNorm-folded copy)."""
+        fast = self._fast[0]
+        f = fast_embed(fast, to_unit_images(x, 1, 28))
+        logits = fast.head(f)
         return f, logits, logits.argmax(1)

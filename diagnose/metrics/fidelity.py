@@ -1,9 +1,21 @@
-"""FID, IS and KID computed by torch-fidelity's own functions on features we already extracted.
+"""FID, IS and KID on features we already extracted, with torch-fidelity's formulas.
 
-We never let torch-fidelity run its own extraction pass: the check extracts features, logits and
-labels in one pass and hands the tensors to ``fid_features_to_statistics`` /
-``fid_statistics_to_metric``, ``isc_features_to_metric`` and ``kid_features_to_metric``, so the
-numbers are torch-fidelity's to the last digit while every sample is fed through the network once.
+The check extracts features, logits and labels in one pass; these functions turn them into the
+three numbers torch-fidelity reports, without importing torch-fidelity. Its package import pulls
+torchvision, torch._dynamo and its CLIP extractor (seconds per process), and each metric module
+imports that package, so the formulas are written here in the same operations, on the same
+dtypes, with the same random draws (``numpy.random.RandomState(seed)``):
+
+- FID: float64 mean and covariance, ``trace`` and the square roots of the eigenvalues of
+  ``sigma1 @ sigma2`` (torch-fidelity's ``fid_statistics_to_metric``). The statistics stream over
+  the rows in chunks, so no float64 copy of all features is ever made.
+- IS: softmax of float64 logits, rows shuffled by ``RandomState(seed).permutation``, mean KL per
+  split, exponentiated (``isc_features_to_metric``).
+- KID: the unbiased MMD^2 estimator with the cubic polynomial kernel ``(x.y / d + 1)^3`` over
+  random subsets drawn exactly as ``kid_features_to_metric`` draws them, but with every chunk of
+  subsets computed as one batched matrix product instead of a Python loop of numpy products.
+
+tests/test_speed_fidelity.py checks each against torch-fidelity's own function on the same inputs.
 """
 from __future__ import annotations
 
@@ -13,29 +25,45 @@ import torch
 #: torch-fidelity's defaults for KID (subsets of 1000, 100 subsets), shrunk when n is smaller.
 KID_SUBSET_SIZE = 1000
 KID_SUBSETS = 100
+#: Rows converted to float64 at a time for the FID statistics (memory stays O(chunk x dim)).
+STAT_CHUNK = 8192
+#: Most kernel-matrix elements alive at once in the batched KID (16M floats = 64 MB).
+KID_BLOCK_ELEMENTS = 1 << 24
 
 
-def _cpu64(x) -> torch.Tensor:
+def _tensor(x) -> torch.Tensor:
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    return t.detach().to("cpu", torch.float64)
+    return t.detach()
 
 
 def fid_statistics(features) -> dict:
-    """Mean and covariance of ``features`` (torch-fidelity's ``fid_features_to_statistics``)."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics
-
-    return fid_features_to_statistics(_cpu64(features))
+    """Mean and covariance (float64 numpy) of ``features`` (N, D), as torch-fidelity's
+    ``fid_features_to_statistics`` (``np.mean``, ``np.cov(rowvar=False)``) computes them, but in
+    two streaming passes of float64 chunks: features of 50,000 Inception samples are 400 MB in
+    float32 and would be 800 MB more as one float64 copy."""
+    f = _tensor(features)
+    n, d = f.shape
+    mu = torch.zeros(d, dtype=torch.float64)
+    for i in range(0, n, STAT_CHUNK):
+        mu += f[i:i + STAT_CHUNK].to("cpu", torch.float64).sum(0)
+    mu /= n
+    cov = torch.zeros(d, d, dtype=torch.float64)
+    for i in range(0, n, STAT_CHUNK):
+        c = f[i:i + STAT_CHUNK].to("cpu", torch.float64) - mu
+        cov.addmm_(c.T, c)
+    cov /= max(n - 1, 1) if n > 1 else float("nan")
+    return {"mu": mu.numpy(), "sigma": cov.numpy()}
 
 
 def fid_from_statistics(stats_1: dict, stats_2: dict) -> float:
     """Frechet distance between two statistics dicts (torch-fidelity's formula)."""
-    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
-
-    s1 = {k: np.asarray(v, dtype=np.float64) for k, v in stats_1.items()}
-    s2 = {k: np.asarray(v, dtype=np.float64) for k, v in stats_2.items()}
-    if not np.all(np.isfinite(s1["sigma"])) or not np.all(np.isfinite(s1["mu"])):
+    mu1, sigma1 = (np.asarray(stats_1[k], dtype=np.float64) for k in ("mu", "sigma"))
+    mu2, sigma2 = (np.asarray(stats_2[k], dtype=np.float64) for k in ("mu", "sigma"))
+    if not np.all(np.isfinite(sigma1)) or not np.all(np.isfinite(mu1)):
         return float("nan")
-    return float(fid_statistics_to_metric(s1, s2, verbose=False)[KEY_METRIC_FID])
+    diff = mu1 - mu2
+    tr_covmean = np.sum(np.sqrt(np.linalg.eigvals(sigma1.dot(sigma2)).astype("complex128")).real)
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
 
 def fid(features_1, features_2_or_stats) -> float:
@@ -47,25 +75,74 @@ def fid(features_1, features_2_or_stats) -> float:
 
 def inception_score(logits, splits: int = 10, seed: int = 2020) -> tuple[float, float]:
     """(mean, std) Inception Score from class logits (torch-fidelity's ``isc_features_to_metric``)."""
-    from torch_fidelity.metric_isc import (KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD,
-                                           isc_features_to_metric)
+    x = _tensor(logits).cpu()
+    n = len(x)
+    splits = max(1, min(int(splits), n))
+    x = x[torch.from_numpy(np.random.RandomState(seed).permutation(n))].double()
+    p, log_p = x.softmax(dim=1), x.log_softmax(dim=1)
+    scores = []
+    for i in range(splits):
+        lo, hi = i * n // splits, (i + 1) * n // splits
+        q = p[lo:hi].mean(dim=0, keepdim=True)
+        scores.append((p[lo:hi] * (log_p[lo:hi] - q.log())).sum(dim=1).mean().exp().item())
+    return float(np.mean(scores)), float(np.std(scores))
 
-    logits = _cpu64(logits)
-    splits = max(1, min(int(splits), len(logits)))
-    out = isc_features_to_metric(logits, splits=splits, shuffle=True, rng_seed=seed)
-    return float(out[KEY_METRIC_ISC_MEAN]), float(out[KEY_METRIC_ISC_STD])
+
+def kid_subset_indices(n_1: int, n_2: int, subsets: int, size: int, seed: int = 2020):
+    """The subsets torch-fidelity's KID draws: per subset ``choice(n_1, size)`` then
+    ``choice(n_2, size)`` without replacement from one ``RandomState(seed)``; (S, size) each."""
+    rng = np.random.RandomState(seed)
+    i1 = np.empty((subsets, size), dtype=np.int64)
+    i2 = np.empty((subsets, size), dtype=np.int64)
+    for s in range(subsets):
+        i1[s] = rng.choice(n_1, size, replace=False)
+        i2[s] = rng.choice(n_2, size, replace=False)
+    return torch.from_numpy(i1), torch.from_numpy(i2)
+
+
+def _kernel_sums(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Sum over each batch of ``(a_i . b_j * gamma + 1)^3`` for a (S, m, d), b (S, m, d): (S,) f64.
+
+    One batched product per chunk; the cube is taken in place so only one (S, m, m) block lives.
+    """
+    k = torch.baddbmm(torch.ones(1, 1, 1, dtype=a.dtype, device=a.device), a,
+                      b.transpose(1, 2), beta=1.0, alpha=gamma)
+    # Rows summed in float32 (pairwise, like numpy's sum torch-fidelity uses), then in float64:
+    # a float64 reduction over every element runs several times slower on the CPU.
+    return k.pow_(3).sum(2).sum(1, dtype=torch.float64)
+
+
+def kid_mmds(features_1, features_2, subsets: int = KID_SUBSETS,
+             subset_size: int = KID_SUBSET_SIZE, seed: int = 2020) -> torch.Tensor:
+    """Unbiased MMD^2 (cubic polynomial kernel) of each of ``subsets`` random subset pairs, (S,)."""
+    f1 = _tensor(features_1).float()
+    f2 = _tensor(features_2).to(f1.device, torch.float32)
+    m = int(subset_size)
+    if m < 2:
+        raise ValueError(f"KID needs subsets of at least 2 samples, got {m}")
+    i1, i2 = kid_subset_indices(len(f1), len(f2), int(subsets), m, seed)
+    gamma = 1.0 / f1.shape[1]
+    per = max(1, KID_BLOCK_ELEMENTS // (m * m))
+    out = torch.empty(int(subsets), dtype=torch.float64)
+    for s in range(0, int(subsets), per):
+        x = f1[i1[s:s + per].to(f1.device)]                  # (S, m, d)
+        y = f2[i2[s:s + per].to(f1.device)]
+        # Diagonal terms k(x_i, x_i) = (|x_i|^2 gamma + 1)^3, removed from the within-set sums.
+        dx = ((x * x).sum(2) * gamma + 1).pow_(3).sum(1, dtype=torch.float64)
+        dy = ((y * y).sum(2) * gamma + 1).pow_(3).sum(1, dtype=torch.float64)
+        kxx = _kernel_sums(x, x, gamma) - dx
+        kyy = _kernel_sums(y, y, gamma) - dy
+        kxy = _kernel_sums(x, y, gamma)
+        out[s:s + per] = ((kxx + kyy) / (m * (m - 1)) - 2 * kxy / (m * m)).cpu()
+    return out
 
 
 def kid(features_1, features_2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
         seed: int = 2020) -> tuple[float, float]:
-    """(mean, std) Kernel Inception Distance (torch-fidelity's ``kid_features_to_metric``, cubic
-    polynomial kernel), on float32 features as torch-fidelity's own extraction produces them.
+    """(mean, std) Kernel Inception Distance: torch-fidelity's ``kid_features_to_metric`` (cubic
+    polynomial kernel, unbiased estimator, the same subsets), all subsets in batched products.
     Subsets shrink to the smaller set's size when fewer than 1000 samples are given."""
-    from torch_fidelity.metric_kid import (KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD,
-                                           kid_features_to_metric)
-
-    f1, f2 = _cpu64(features_1).float(), _cpu64(features_2).float()
-    size = int(min(subset_size, len(f1), len(f2)))
-    out = kid_features_to_metric(f1, f2, kid_subsets=int(subsets), kid_subset_size=size,
-                                 rng_seed=seed, verbose=False)
-    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
+    n1, n2 = len(features_1), len(features_2)
+    size = int(min(subset_size, n1, n2))
+    mmds = kid_mmds(features_1, features_2, subsets, size, seed).numpy()
+    return float(np.mean(mmds)), float(np.std(mmds))
