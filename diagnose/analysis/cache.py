@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 #: Bumped when a stage's computation changes, so older cache entries are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Format of an entry file (value + digest); entries of any other format are recomputed.
 ENTRY_FORMAT = "gan-diagnose-cache/2"
 #: Temporaries older than this (seconds) in a stage folder are left over from a killed writer.
