@@ -215,3 +215,23 @@ def test_judged_statistics_do_not_drift_with_n():
     assert full[-1] > 0.99 and full[0] < 0.7                     # the raw rate drifts...
     assert max(rates) - min(rates) < 0.05                        # ...the judged one does not
     assert all(700 < s < 1400 for s in supports)                 # birthday estimate ~ 1,000
+
+
+def test_rank_correlation_and_normal_p_equal_scipy():
+    """The scipy.stats-free Spearman and two-sided normal p-values give scipy's numbers, ties and
+    extreme z included (they replace scipy.stats only to keep its import out of every check)."""
+    import numpy as np
+    from scipy.stats import norm, spearmanr
+
+    from diagnose.metrics.latent import spearman
+    from diagnose.metrics.modes import two_sided_normal_p
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    y = 0.3 * x + rng.normal(size=500)
+    assert abs(spearman(x, y) - spearmanr(x, y).statistic) < 1e-12
+    xt, yt = np.round(x, 1), np.round(y, 0)            # many ties
+    assert abs(spearman(xt, yt) - spearmanr(xt, yt).statistic) < 1e-12
+    assert np.isnan(spearman(np.ones(5), np.arange(5.0)))
+    z = np.array([0.0, 0.5, -1.96, 3.0, -8.0, 40.0])
+    np.testing.assert_allclose(two_sided_normal_p(z), 2 * norm.sf(np.abs(z)), rtol=1e-12, atol=0)

@@ -27,6 +27,24 @@ def effective_modes(counts) -> float:
     return float(math.exp(-np.sum(p * np.log(p)))) if len(p) else 0.0
 
 
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties given their mean rank (scipy.stats.rankdata's default)."""
+    a = np.asarray(a)
+    ranks = np.empty(len(a), dtype=np.float64)
+    ranks[np.argsort(a, kind="mergesort")] = np.arange(1, len(a) + 1)
+    _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation: Pearson's on average ranks, as scipy.stats.spearmanr computes
+    it. Written here because importing scipy.stats costs a check seconds of start-up."""
+    rx, ry = average_ranks(x), average_ranks(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
 def latent_distance_profile(features_of: Callable[[torch.Tensor], torch.Tensor],
                             latents: Callable[[int, int], torch.Tensor], *, n_pairs: int = 64,
                             ts=INTERPOLATION_TS, real_pair_distance: float | None = None,
@@ -37,8 +55,6 @@ def latent_distance_profile(features_of: Callable[[torch.Tensor], torch.Tensor],
     latents:            (n, seed) -> latents from the generator's prior
     real_pair_distance: mean feature distance between two random real samples, to normalise
     """
-    from scipy.stats import spearmanr
-
     za, zb = latents(n_pairs, seed), latents(n_pairs, seed + 1)
     fa = features_of(za).double()
     lat_d, feat_d, per_t = [], [], []
@@ -53,7 +69,7 @@ def latent_distance_profile(features_of: Callable[[torch.Tensor], torch.Tensor],
     finite = np.isfinite(feat)
     rho = float("nan")
     if finite.sum() > 2 and np.ptp(feat[finite]) > 0:
-        rho = float(spearmanr(lat[finite], feat[finite]).statistic)
+        rho = spearman(lat[finite], feat[finite])
     slope = float(np.polyfit(lat[finite], feat[finite], 1)[0]) if finite.sum() > 2 else float("nan")
     scale = real_pair_distance if real_pair_distance and real_pair_distance > 0 else None
     return {
