@@ -295,6 +295,9 @@ class RunStore:
         except (Exception, RecursionError) as e:  # damaged content: this run only, never the page
             raise DamagedRun(f"damaged run {path.name!r}: {type(e).__name__}: "
                              f"{' '.join(str(e).split())[:200]}") from None
+        lost = [m for m in getattr(run, "problems", []) if "unreadable" in m]
+        if lost:     # a whole file the reader had to drop (too deep, corrupt): the run is damaged
+            raise DamagedRun(f"damaged run {path.name!r}: {'; '.join(lost)[:200]}")
         run.verdict = clean_verdict(run.verdict)
         if not isinstance(run.config, dict):
             run.config = {}
