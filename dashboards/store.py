@@ -25,6 +25,22 @@ LIGHT_BYTES = 8 << 20  # a metrics.jsonl above this is parsed by the curves, not
 _TAIL = 64 << 10
 _SPARK_POINTS = 32        # rows sampled across metrics.jsonl for the run browser's sparklines
 _SPARK_WINDOW = 4 << 10   # bytes read at each sample point
+def _half_written(path: Path) -> bool:
+    """True when ``path`` is JSON cut off mid-write (a writer that is not atomic, still going):
+    such a run is pending, not damaged. Too deep or not an object is damage."""
+    import json
+
+    try:
+        json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except RecursionError:
+        return False
+    except ValueError:
+        return True
+    except OSError:
+        return True
+    return False
+
+
 class DamagedRun(UserError):
     """A run directory whose files cannot be read as a run (shown as "damaged", never raised on)."""
 
@@ -295,8 +311,9 @@ class RunStore:
         except (Exception, RecursionError) as e:  # damaged content: this run only, never the page
             raise DamagedRun(f"damaged run {path.name!r}: {type(e).__name__}: "
                              f"{' '.join(str(e).split())[:200]}") from None
-        lost = [m for m in getattr(run, "problems", []) if "unreadable" in m]
-        if lost:     # a whole file the reader had to drop (too deep, corrupt): the run is damaged
+        lost = [m for m in getattr(run, "problems", []) if "unreadable" in m
+                and not _half_written(path / m.split()[0])]
+        if lost:     # a whole file the reader had to drop (too deep, not an object): damaged
             raise DamagedRun(f"damaged run {path.name!r}: {'; '.join(lost)[:200]}")
         run.verdict = clean_verdict(run.verdict)
         if not isinstance(run.config, dict):
