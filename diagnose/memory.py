@@ -62,9 +62,10 @@ def parse_size(text: str) -> int:
     return int(v)
 
 
-def _meminfo(field: str) -> int | None:
+def _proc_kib(path: str, field: str) -> int | None:
+    """Bytes of a "Field:  N kB" line of a /proc file (Linux), or None where it cannot be read."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
@@ -81,24 +82,13 @@ def budget(device: torch.device) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * DEVICE_SHARE)
-    avail = _meminfo("MemAvailable")
+    avail = _proc_kib("/proc/meminfo", "MemAvailable")
     if avail is None:
         try:
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError):
             avail = 4 << 30
     return int(avail * HOST_SHARE)
-
-
-def _status(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _reset_peak() -> bool:
@@ -119,10 +109,10 @@ def measure(run, z: torch.Tensor, device: torch.device):
         y = run(z)
         torch.cuda.synchronize(device)
         return y, max(0, torch.cuda.max_memory_allocated(device) - base), "CUDA peak of a 2-sample call"
-    rss = _status("VmRSS")
+    rss = _proc_kib("/proc/self/status", "VmRSS")
     if rss is not None and _reset_peak():
         y = run(z)
-        peak = _status("VmHWM")
+        peak = _proc_kib("/proc/self/status", "VmHWM")
         if peak is not None:
             return y, max(0, peak - rss), "peak resident memory of a 2-sample call"
     y = run(z)
