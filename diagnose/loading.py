@@ -1,4 +1,4 @@
-"""Load a generator from any file a user may have, in DESIGN.md's order of trust.
+"""Load a generator from any file a user may have, in order of trust (the README's `check` paragraph).
 
 1. a trainers checkpoint (dict with ``format`` "gan-diagnose/1"), rebuilt with ``builder(config)``;
 2. a TorchScript archive (``torch.jit.load``) or an exported program (``torch.export.load``, .pt2);

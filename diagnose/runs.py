@@ -1,6 +1,6 @@
 """The run directory: writer and reader, the only seam between trainers, diagnose and dashboards.
 
-Layout (see DESIGN.md)::
+Layout::
 
     <run>/config.json                 resolved config (atomic)
     <run>/metrics.jsonl               one object per logged step (append-only, flushed per write)

@@ -6,7 +6,7 @@ reads metrics.jsonl through ``diagnose.dynamics.analyze_run``, measures the gene
 checkpoint through the one verdict path, ``diagnose.analysis.judge.judge_generator``, against
 the dataset recorded in config.json (or the one shipped dataset that fits), with the checkpoint's
 discriminator for the batch-statistics probe (when ``d_builder`` is given, D has BatchNorm and
-the run fed it real and fake as separate batches), merges the flag lists into one DESIGN.md
+the run fed it real and fake as separate batches), merges the flag lists into one
 verdict and writes verdict.json atomically. Any part may be missing (no
 metrics, no checkpoint, or ``samples=False``): the verdict says which evidence it had.
 """

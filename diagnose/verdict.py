@@ -133,7 +133,7 @@ class Verdict:
         return self.code == "healthy"
 
     def to_dict(self) -> dict:
-        """The verdict dict (DESIGN.md schema), as written to verdict.json."""
+        """The verdict dict (the schema of diagnose.verdict), as written to verdict.json."""
         return self._data
 
     def to_json(self, indent: int | None = 2) -> str:

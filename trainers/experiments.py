@@ -1,7 +1,7 @@
 """The experiment registry: each documented report as a small table of variants.
 
 The report's hyperparameters are the defaults; what a report left out is a choice written in
-the variant's ``choices`` (and so in config.json). See /EXPERIMENTS.md of the project docs.
+the variant's ``choices`` (and so in config.json). See docs/EXPERIMENTS.md.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 rules, plus the discriminator probe when a discriminator is at hand.
 
     judged = judge_generator(loaded, PROTOCOLS["check"], dataset="mnist")
-    judged.verdict      # the DESIGN.md verdict dict
+    judged.verdict      # the verdict dict (diagnose.verdict schema)
     judged.samples      # the first generated batch (for the sample grid)
 
 ``diagnose check``, the run verdict (diagnose.runverdict), snapshot evaluation during training

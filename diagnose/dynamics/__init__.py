@@ -1,7 +1,7 @@
 """Training dynamics: read how a GAN trained and say what went wrong, with steps and numbers.
 
     detect(table)                      -> list[Flag]
-    analyze(path_or_table, format="auto", pattern=None) -> verdict dict (DESIGN.md schema)
+    analyze(path_or_table, format="auto", pattern=None) -> verdict dict (the schema of diagnose.verdict)
     analyze_run(run_dir)               -> verdict dict of a run directory
     judge_logs(path, format="auto", mapping=None) -> verdict dict, or a list for a folder of runs
     ingest(path, format, pattern)      -> Table (run dir, TensorBoard, CSV, JSONL, text)
@@ -53,7 +53,7 @@ def analyze(path_or_table: str | Path | Table, format: str = "auto", pattern: st
             mapping: dict | None = None) -> dict:
     """Ingest a log (or take a Table), run the detectors, return the verdict dict.
 
-    Besides the DESIGN.md fields the verdict carries ``dynamics``: points and steps judged, the
+    Besides the verdict schema's fields the verdict carries ``dynamics``: points and steps judged, the
     smoothing window, the inferred loss convention (and whether D(G(z)) was inferred from the G
     loss), a summary per series, and ``ingestion``: the ingestion report (format, rows, what was
     skipped and why, the name mapping), ``roles`` (which series was taken as D loss, G loss,
