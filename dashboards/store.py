@@ -109,14 +109,21 @@ def sample_rows(path: Path, k: int = _SPARK_POINTS) -> list[dict]:
     return rows
 
 
-def _num(v) -> float | None:
+def number(v, *, finite: bool = False) -> float | None:
+    """A float from a JSON value, else None: bools, strings, ints too large for a float and NaN
+    are not numbers; with ``finite`` neither is +-inf."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     try:
         f = float(v)
     except OverflowError:
         return None
-    return f if f == f else None
+    if f != f or (finite and f in (float("inf"), float("-inf"))):
+        return None
+    return f
+
+
+_num = number
 
 
 def clean_flag(f) -> dict | None:

@@ -11,10 +11,11 @@ column (again: the other way), so the DOM always matches what Dash knows.
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 from dash import html
+
+from dashboards.store import number
 
 #: Metrics where lower is better than the reference / higher is better; others: closer is better.
 LOWER_BETTER = frozenset({"fid", "kid", "mode_kl", "ndb_k", "duplicate_rate", "copy_share"})
@@ -35,14 +36,8 @@ _SPARK = "▁▂▃▄▅▆▇█"
 
 
 def _num(v) -> float | None:
-    """A finite float from a JSON value, else None (bools, strings, huge ints, NaN are not numbers)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
+    """A finite float from a JSON value, else None (see dashboards.store.number)."""
+    return number(v, finite=True)
 
 
 def fmt(value, digits: int = 4) -> str:
