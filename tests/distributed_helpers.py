@@ -7,14 +7,12 @@ is ``diagnose run ... --resume`` under a real torchrun.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
+import forkserver
 import os
 import socket
 import sys
 from pathlib import Path
 
-PRELOAD = ["torch", "torch.distributed", "trainers.loop", "trainers.distributed", "diagnose.monitor",
-           "diagnose.distributed", "diagnose.distributed_check", "diagnose.analysis.pipeline"]
 
 
 def free_port() -> int:
@@ -25,9 +23,7 @@ def free_port() -> int:
 
 
 def _ctx():
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
-    return ctx
+    return forkserver.context()
 
 
 def _rank_main(rank: int, world: int, port: int, target, args, result: str) -> None:

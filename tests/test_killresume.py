@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import random
 import signal
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import forkserver
 from badinputs import lib as B
 
 pytestmark = pytest.mark.slow
@@ -37,12 +37,7 @@ from badinputs.trainloops import RUN_STEPS, cli_train, noop, tiny_monitor_train 
 
 # ------------------------------------------------------------------------------- the harness
 def _ctx():
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "torchvision", "diagnose.monitor", "diagnose.runs", "PIL.Image",
-                                "badinputs.trainloops"]
-                               + (["trainers.experiments", "trainers.loop", "diagnose.cli",
-                                   "diagnose.commands.run"] if HAVE_RUN else []))
-    return ctx
+    return forkserver.context()
 
 
 def _run_to_end(ctx, target, args, timeout=120) -> None:
@@ -153,16 +148,17 @@ def _final_checks(run: Path, ref: Path, total: int, fields: tuple[str, ...]) -> 
 
 
 def _timing(ctx, target, args, marker: Path, end: Path) -> tuple[float, float]:
-    """(seconds until ``marker`` appears, seconds until ``end`` appears) in an uninterrupted run:
-    the start-up and the training time (work after the last checkpoint, such as a verdict, is
-    left out so kills land in training)."""
+    """(seconds until ``marker`` holds its first bytes, seconds until ``end`` appears) in an
+    uninterrupted run: the start-up (imports, set-up, the first steps up to their first write)
+    and the training time (work after the last checkpoint, such as a verdict, is left out so
+    kills land in training)."""
     _run_to_end(ctx, noop, ())          # the forkserver's imports are not part of a trial
     t = time.perf_counter()
     p = ctx.Process(target=target, args=args)
     p.start()
     startup = full = None
     while p.is_alive():
-        if startup is None and marker.exists():
+        if startup is None and marker.exists() and marker.stat().st_size > 0:
             startup = time.perf_counter() - t
         if full is None and end.exists():
             full = time.perf_counter() - t
@@ -179,7 +175,7 @@ def test_sigkill_monitor_loop_resumes_exactly(tmp_path):
     ctx = _ctx()
     steps = 240
     ref = tmp_path / "ref"
-    timing = _timing(ctx, tiny_monitor_train, (str(ref), steps), ref / "config.json",
+    timing = _timing(ctx, tiny_monitor_train, (str(ref), steps), ref / "metrics.jsonl",
                      ref / "checkpoints" / f"step_{steps:07d}.pt")
 
     def check(run):
@@ -199,7 +195,7 @@ def test_sigkill_diagnose_run_resumes_exactly(tmp_path):
     """>= 20 SIGKILLs of ``diagnose run ... --resume``; final numbers equal an uninterrupted run."""
     ctx = _ctx()
     ref = tmp_path / "ref" / "mixtures" / "ring8"
-    timing = _timing(ctx, cli_train, (str(tmp_path / "ref"),), ref / "config.json",
+    timing = _timing(ctx, cli_train, (str(tmp_path / "ref"),), ref / "metrics.jsonl",
                      ref / "checkpoints" / f"step_{RUN_STEPS:07d}.pt")
 
     def check(run):
