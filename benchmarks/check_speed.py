@@ -72,7 +72,7 @@ def prepare(workdir: Path, n: int) -> dict:
 
     from diagnose.analysis.groundtruth import Warp, _digits
     from diagnose.analysis.reference import load_split
-    from diagnose.loading import load_generator
+    from diagnose.generators.load import load_generator
 
     workdir.mkdir(parents=True, exist_ok=True)
     gen_path = workdir / "warp.pt"
@@ -170,7 +170,7 @@ def inproc(n: int, kid_subsets: int) -> None:
     from diagnose.analysis.pipeline import check_generator
     from diagnose.analysis.reference import load_split
     from diagnose.features import register_with_fidelity
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     register_with_fidelity()
     torch.manual_seed(0)

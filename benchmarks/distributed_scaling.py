@@ -59,7 +59,7 @@ def multi(nproc: int, exp: str, variant: str, steps: int, device: str, out: str,
 
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    from diagnose.distributed import _quiet_launcher_logs
+    from diagnose.core.dist import _quiet_launcher_logs
 
     _quiet_launcher_logs()
     cfg = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),

@@ -8,7 +8,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from diagnose import runs as R
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 from dashboards import figures as F
 from dashboards.evaluate import EvalJobs

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from diagnose import runs as R
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Generated samples per evaluated snapshot: the verdict's sample check uses 1,000, so the real-data
 #: reference (the slow part) is already in the analysis cache after ``diagnose run``.
@@ -84,7 +84,7 @@ class EvalJobs:
             import torch
 
             from diagnose.analysis import snapshot_evaluator
-            from diagnose.loading import load_generator
+            from diagnose.generators.load import load_generator
 
             vr = run.config.get("value_range") or (run.config.get("dataset") or {}).get("value_range")
             evaluate = snapshot_evaluator(dataset, n_samples=self.n_samples, device=self.device,

@@ -37,7 +37,7 @@ def write_example_run(run_dir: str | Path, *, experiment: str = "example", varia
     import torch
 
     from diagnose.monitor import Monitor
-    from diagnose.verdict import Flag, make_verdict, metric_entry
+    from diagnose.core.verdict import Flag, make_verdict, metric_entry
 
     torch.manual_seed(seed)
     rng = random.Random(seed)

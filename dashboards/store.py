@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diagnose import runs as R
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 from dashboards.columns import MAX_JSON_DEPTH, Columns, MetricsCache, loads_bounded  # noqa: F401
 

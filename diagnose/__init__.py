@@ -11,21 +11,22 @@ Public API (imported lazily so ``diagnose --help`` never pays for torch):
     load_generator   load a generator checkpoint in any supported form
     UserError        the error class for problems a user can fix
 """
-from diagnose.lazy import lazy_getattr
+from diagnose.core.lazy import lazy_getattr
+from diagnose.core.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 _LAZY = {
     "check": ("diagnose.api", "check"),
     "judge_logs": ("diagnose.api", "judge_logs"),
     "verdict_for_run": ("diagnose.api", "verdict_for_run"),
-    "Verdict": ("diagnose.verdict", "Verdict"),
+    "Verdict": ("diagnose.core.verdict", "Verdict"),
     "Monitor": ("diagnose.monitor", "Monitor"),
     "load_dataset": ("diagnose.data", "load_dataset"),
     "read_run": ("diagnose.runs", "read_run"),
     "discover_runs": ("diagnose.runs", "discover_runs"),
-    "load_generator": ("diagnose.loading", "load_generator"),
-    "UserError": ("diagnose.errors", "UserError"),
+    "load_generator": ("diagnose.generators.load", "load_generator"),
+    "UserError": ("diagnose.core.errors", "UserError"),
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -14,23 +14,21 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from diagnose.verdict import Verdict
+from diagnose.core.verdict import Verdict
 
 
 def _trainers_d_builder():
-    """trainers' discriminator builder, when the trainers package is installed (for the probe)."""
-    try:
-        from trainers.build import build_discriminator
-    except ImportError:
-        return None
-    return build_discriminator
+    """The installed discriminator builder (trainers'), for the probe; None without one."""
+    from diagnose.generators.builders import installed_builder
+
+    return installed_builder("discriminator")
 
 
 def _as_loaded(G, *, arch, arch_kwargs, latent_dim, latent_shape, trust_pickle, device, n_samples):
     import torch
 
-    from diagnose.loading import load_generator, wrap_generator
-    from diagnose.samples import SampleSet, is_sample_path, load_samples
+    from diagnose.generators.load import load_generator, wrap_generator
+    from diagnose.generators.sample_sets import SampleSet, is_sample_path, load_samples
 
     if isinstance(G, torch.nn.Module):
         return wrap_generator(G, latent_dim=latent_dim, latent_shape=latent_shape, device=device)
@@ -60,7 +58,7 @@ def check(G, dataset: str | None = None, *, n_samples: int | None = None, config
     from diagnose.analysis.dprobe import probe_applicable
     from diagnose.analysis.judge import judge_generator
     from diagnose.analysis.protocols import PROTOCOLS
-    from diagnose.loading import load_discriminator
+    from diagnose.generators.load import load_discriminator
 
     cfg = config or PROTOCOLS["check"]
     if n_samples is not None:
@@ -94,8 +92,8 @@ def verdict_for_run(run_dir, dataset: str | None = None, *, samples: bool = True
     """The verdict of ``diagnose verdict RUN_DIR``: training dynamics + a sample check of the
     last checkpoint (+ the discriminator probe where it applies); writes verdict.json when
     ``write``."""
-    from diagnose.errors import UserError
-    from diagnose.runverdict import judge_run
+    from diagnose.core.errors import UserError
+    from diagnose.analysis.run_verdict import judge_run
 
     if not Path(run_dir).is_dir():
         raise UserError(f"no such run directory: {run_dir}")

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError, os_error_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, one subcommand per module in diagnose.commands; ``only``: the parser with
     just that verb (what ``main`` builds when the command line names a verb)."""
-    from diagnose import __version__
+    from diagnose.core.version import VERSION as __version__
     from diagnose.commands import verb_modules
 
     p = _Parser(prog="diagnose", description="Train, measure and diagnose GANs: verdicts on mode "
@@ -34,14 +34,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def add_json_flag(p: argparse.ArgumentParser) -> None:
-    """The shared --json flag."""
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-
-
 def render(result, as_json: bool) -> None:
     """Print a command's Result: JSON with --json, else its text."""
-    from diagnose.atomic import sanitize_json
+    from diagnose.core.atomic import sanitize_json
 
     if as_json:
         sys.stdout.write(json.dumps(sanitize_json(result.data), indent=2) + "\n")
@@ -98,19 +93,6 @@ def _named_verb(argv: list[str]) -> str | None:
 def _one_line(text: str) -> str:
     """A message as one line (embedded newlines would break the one-line contract)."""
     return " ".join(text.split()) if "\n" in text or "\r" in text else text
-
-
-def os_error_line(e: OSError) -> str | None:
-    """One line for an OSError that the environment caused, or None for anything else (a bug)."""
-    import errno
-
-    where = f" {e.filename}" if e.filename else ""
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return f"no space left on device while writing{where or ' a file'}"
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
-                   errno.ENAMETOOLONG):
-        return f"{e.strerror or 'cannot access'}:{where or ' (no path given)'}"
-    return None
 
 
 def _entry() -> None:

@@ -110,13 +110,13 @@ class NaNSometimes:
 
 def check_target(n: int, cache_dir: str):
     """The library check of a ring8 generator with some NaN samples; on a rank of a job the
-    sampling and features are sharded (diagnose.distributed_check). Returns the verdict (rank 0)."""
-    from diagnose import distributed as dd
+    sampling and features are sharded (diagnose.analysis.sharded). Returns the verdict (rank 0)."""
+    from diagnose.core import dist as dd
     from diagnose.analysis.cache import StageCache
     from diagnose.analysis.pipeline import check_generator
-    from diagnose.distributed_check import ReplayedExtractor, ReplayedGenerator, sharded_features
+    from diagnose.analysis.sharded import ReplayedExtractor, ReplayedGenerator, sharded_features
     from diagnose.features import get_extractor
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     loaded = wrap_generator(NaNSometimes())
     extractor = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 
 PRELOAD = ["torch", "torchvision", "torch.distributed", "PIL.Image",
-           "diagnose.monitor", "diagnose.runs", "diagnose.distributed", "diagnose.distributed_check",
+           "diagnose.monitor", "diagnose.runs", "diagnose.monitor.ranks", "diagnose.analysis.sharded",
            "diagnose.analysis.pipeline", "diagnose.cli", "diagnose.commands.run",
            "trainers.experiments", "trainers.loop", "trainers.distributed",
            "badinputs.trainloops"]

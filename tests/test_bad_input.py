@@ -17,7 +17,7 @@ import pytest
 from badinputs import lib as B
 from diagnose.cli import main
 
-HAVE_CHECK = B.importable("diagnose.loading", "diagnose.analysis", "diagnose.commands.check")
+HAVE_CHECK = B.importable("diagnose.generators.load", "diagnose.analysis", "diagnose.commands.check")
 HAVE_LOGS = B.importable("diagnose.dynamics", "diagnose.commands.logs")
 HAVE_RUN = B.importable("trainers.experiments", "trainers.loop", "diagnose.commands.run")
 HAVE_FEATURES = B.importable("diagnose.features", "diagnose.commands.features")

@@ -11,7 +11,7 @@ from diagnose.analysis.cache import StageCache
 from diagnose.analysis.groundtruth import Mixture
 from diagnose.analysis.pipeline import check_generator
 from diagnose.cli import main
-from diagnose.loading import wrap_generator
+from diagnose.generators.load import wrap_generator
 
 N = 600
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")

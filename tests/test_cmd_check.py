@@ -216,8 +216,8 @@ def test_a_model_pickled_from_a_training_script(here, capsys):
 
 def test_runtime_guards_catch_what_the_scan_cannot_see(tmp_path):
     """Arguments parsed or training started through a helper function still end in one line."""
-    from diagnose.arch import import_arch
-    from diagnose.errors import UserError
+    from diagnose.generators.arch import import_arch
+    from diagnose.core.errors import UserError
 
     f = tmp_path / "indirect.py"
     f.write_text("import argparse\ndef setup():\n    return argparse.ArgumentParser().parse_args(['--x'])\n"
@@ -253,7 +253,7 @@ def test_png_folder_equals_generator_and_torch_fidelity(here):
     from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.analysis.reference import TRAIN_CAP, load_split
     from diagnose.features import register_with_fidelity
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     held, _ = _digits("test")
     G = Quantized(Warp(held, out_range=(0.0, 1.0), strength=0.5))
@@ -303,7 +303,7 @@ class _U8(torch.utils.data.Dataset):
 def test_folder_of_mixed_sizes_and_rgb_saved_gray(tmp_path):
     from PIL import Image
 
-    from diagnose.samples import load_samples
+    from diagnose.generators.sample_sets import load_samples
 
     for i in range(4):
         a = np.full((28, 28, 3), 40 * i, np.uint8)              # save_image writes gray as RGB

@@ -152,7 +152,7 @@ class PointG(nn.Module):
 
 def test_monitor_records_the_architecture_and_check_honours_arch(tmp_path):
     from diagnose import Monitor
-    from diagnose.loading import load_generator
+    from diagnose.generators.load import load_generator
 
     mon = Monitor(tmp_path / "run", kind="points", quiet=True)
     G = PointG(width=5)
@@ -172,7 +172,7 @@ def test_monitor_records_the_architecture_and_check_honours_arch(tmp_path):
     arch.write_text("import torch.nn as nn\nclass Wide(nn.Module):\n    def __init__(self):\n"
                     "        super().__init__()\n        self.net = nn.Sequential(nn.Linear(3, 9), "
                     "nn.Tanh(), nn.Linear(9, 2))\n    def forward(self, z):\n        return self.net(z)\n")
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     with pytest.raises(UserError, match="do not fit"):
         load_generator(ck, arch=f"{arch}:Wide")

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.runs import RunWriter
 
 from dashboards import figures as F

@@ -204,7 +204,7 @@ def test_evaluate_button_shows_progress_then_fills_the_panels(dash_duo, tmp_path
                                        "reference": [3, 3, 3]}}
         return ev
 
-    monkeypatch.setattr("diagnose.loading.load_generator", lambda p, device="cpu": Loaded())
+    monkeypatch.setattr("diagnose.generators.load.load_generator", lambda p, device="cpu": Loaded())
     monkeypatch.setattr("diagnose.analysis.snapshot_evaluator", evaluator)
     import os
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 from dashboards import figures as F
 from dashboards import tables as T
@@ -299,7 +299,7 @@ def test_evaluate_on_demand_appends_rows_and_reports_progress(tmp_path, monkeypa
     class Loaded:
         module = object()
 
-    monkeypatch.setattr("diagnose.loading.load_generator", lambda p, device="cpu": Loaded())
+    monkeypatch.setattr("diagnose.generators.load.load_generator", lambda p, device="cpu": Loaded())
     monkeypatch.setattr("diagnose.analysis.snapshot_evaluator", lambda *a, **k: (
         lambda step, G: calls.append(step) or {"fid": {"value": 50.0 - step, "features": "f",
                                                        "n": 10, "reference": 1.0}}))

@@ -6,7 +6,7 @@ import torch
 
 from diagnose.data import load_dataset
 from diagnose.data.sources import mixture_centres
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 
 def test_mnist_embedded_shapes_range_and_split():

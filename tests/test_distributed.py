@@ -119,9 +119,9 @@ def test_replayed_check_equals_direct_check_in_one_process(tmp_path):
     # NaN samples counted and dropped the same way
     from diagnose.analysis.cache import StageCache
     from diagnose.analysis.pipeline import check_generator
-    from diagnose.distributed_check import ReplayedExtractor, ReplayedGenerator, sharded_features
+    from diagnose.analysis.sharded import ReplayedExtractor, ReplayedGenerator, sharded_features
     from diagnose.features import get_extractor
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
     from distributed_helpers import NaNSometimes
 
     loaded = wrap_generator(NaNSometimes())
@@ -137,7 +137,7 @@ def test_replayed_check_equals_direct_check_in_one_process(tmp_path):
 
 
 def test_local_batchnorm_runs_a_synced_model_alone_and_restores_it():
-    from diagnose.distributed import local_batchnorm
+    from diagnose.core.dist import local_batchnorm
     from trainers.distributed import GlooSyncBatchNorm, sync_batchnorm
 
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())

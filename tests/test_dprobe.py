@@ -71,7 +71,7 @@ def tiny_c1(tmp_path_factory):
 
 
 def test_run_verdict_carries_the_probe(tiny_c1):
-    from diagnose.runverdict import judge_run
+    from diagnose.analysis.run_verdict import judge_run
     from trainers import build_generator
     from trainers.build import build_discriminator
 

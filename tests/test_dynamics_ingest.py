@@ -149,7 +149,7 @@ def test_tensorboard_summarywriter_roundtrip(tmp_path):
 def test_tensorboard_dir_without_scalars_is_a_user_error(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     w = SummaryWriter(str(tmp_path / "tb"))
     w.add_text("note", "hello", 0)
@@ -181,7 +181,7 @@ def test_fuzzed_text_never_raises(lines):
                       .map(lambda s: s.encode("utf-8", "surrogatepass"))),
        suffix=st.sampled_from([".log", ".csv", ".jsonl", ".txt"]))
 def test_fuzzed_files_give_a_table_or_a_user_error(tmp_path_factory, data, suffix):
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     p = tmp_path_factory.mktemp("fz") / f"f{suffix}"
     p.write_bytes(data)

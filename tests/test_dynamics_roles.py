@@ -8,7 +8,7 @@ import pytest
 
 from diagnose.dynamics import Table, analyze, ingest
 from diagnose.dynamics.ingest_text import parse_text
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 
 def roles(t):

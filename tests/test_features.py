@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features import (EXTRACTORS, ExtractorSpec, default_extractor_for, get_extractor,
                                register_with_fidelity)
 

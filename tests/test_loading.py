@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from diagnose.errors import UserError
-from diagnose.loading import FORMAT, load_generator, wrap_generator
+from diagnose.core.errors import UserError
+from diagnose.generators.load import FORMAT, load_generator, wrap_generator
 
 ARCH_SRC = textwrap.dedent('''
     import torch
@@ -343,7 +343,7 @@ class _Span(torch.nn.Module):
 
 
 def test_described_range_is_measured():
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     g = wrap_generator(_Span(-0.57, 0.72))
     d = g.describe()
@@ -357,7 +357,7 @@ def test_described_range_is_measured():
 ])
 def test_dataset_inferred_from_the_output(shape, lo, hi, expect):
     from diagnose.analysis.judge import dataset_candidates, infer_dataset
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     g = wrap_generator(_Span(lo, hi, shape))
     assert [n for n, _ in dataset_candidates(g.output)] == expect
@@ -370,7 +370,7 @@ def test_dataset_inferred_from_the_output(shape, lo, hi, expect):
 
 def test_dataset_inference_for_points_names_every_candidate():
     from diagnose.analysis.judge import infer_dataset
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     class Pts(torch.nn.Module):
         def __init__(self, r):

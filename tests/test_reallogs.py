@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnose import logcorpus
+from diagnose.dynamics import corpus as logcorpus
 from diagnose.cli import main
 from diagnose.dynamics import synthetic as S
 

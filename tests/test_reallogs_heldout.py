@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnose import logcorpus
+from diagnose.dynamics import corpus as logcorpus
 from diagnose.cli import main
 
 HELDOUT = Path(__file__).parent / "data" / "reallogs_heldout"
@@ -51,7 +51,7 @@ def test_heldout_is_big_and_not_all_broken():
 
 def test_no_constant_answer_reaches_the_bar():
     # a tool that answers the same verdict (and no findings) for every log must stay under 90 %
-    from diagnose.verdict import CODES
+    from diagnose.core.verdict import CODES
     for code in CODES:
         right = sum(code in e["verdict_any"] and not e["must_flag"] for e in EXPECTED.values())
         assert right < REQUIRED_ACCURACY * len(EXPECTED), (code, right, len(EXPECTED))

@@ -22,10 +22,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from diagnose import safety
+from diagnose.generators import safety
 from diagnose.cli import main
-from diagnose.errors import UserError
-from diagnose.loading import load_generator
+from diagnose.core.errors import UserError
+from diagnose.generators.load import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL = "original contents of a shell start-up file\n"
@@ -327,7 +327,7 @@ def test_endless_loop_stops_on_ctrl_c(tmp_path):
 
 def test_python_generator_code_is_stopped_in_process(tmp_path):
     """An --arch module that loops in Python gets a one-line UserError and the process goes on."""
-    from diagnose.guard import set_time_limit
+    from diagnose.core.guard import set_time_limit
 
     f = tmp_path / "arch.py"
     f.write_text("import torch.nn as nn\n\nclass Spin(nn.Module):\n    latent_dim = 8\n\n"
@@ -347,7 +347,7 @@ def test_python_generator_code_is_stopped_in_process(tmp_path):
 
 
 def test_guard_overhead_is_small():
-    from diagnose.guard import user_code
+    from diagnose.core.guard import user_code
 
     n = 2000
     t0 = time.perf_counter()

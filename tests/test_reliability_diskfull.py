@@ -13,9 +13,9 @@ import os
 import pytest
 
 from badinputs import lib as B
-from diagnose import atomic
+from diagnose.core import atomic
 from diagnose.cli import main
-from diagnose.errors import DiskFullError, UserError
+from diagnose.core.errors import DiskFullError, UserError
 from diagnose.runs import JsonlAppender, read_jsonl
 
 HAVE_RUN = B.importable("trainers.experiments", "trainers.loop", "diagnose.commands.run")

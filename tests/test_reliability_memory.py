@@ -17,8 +17,8 @@ import torch
 
 from badinputs import lib as B
 
-HAVE_LOADING = B.importable("diagnose.loading", "diagnose.features")
-HAVE_CHECK = B.importable("diagnose.loading", "diagnose.analysis.pipeline", "diagnose.commands.check")
+HAVE_LOADING = B.importable("diagnose.generators.load", "diagnose.features")
+HAVE_CHECK = B.importable("diagnose.generators.load", "diagnose.analysis.pipeline", "diagnose.commands.check")
 
 
 class ImgG(torch.nn.Module):
@@ -53,10 +53,10 @@ class Tracker:
             del x
 
 
-@pytest.mark.skipif(not HAVE_LOADING, reason="diagnose.loading / diagnose.features not importable yet")
+@pytest.mark.skipif(not HAVE_LOADING, reason="diagnose.generators.load / diagnose.features not importable yet")
 def test_sampling_and_feature_extraction_stream():
     from diagnose.features import get_extractor
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     loaded = wrap_generator(ImgG())
     tr = Tracker(loaded.sample(3000, batch_size=250))
@@ -71,7 +71,7 @@ def test_check_pipeline_streams_generated_batches(monkeypatch):
     """``check``'s pipeline keeps features, not every generated image: at 50,000 samples of
     64x64 RGB the images alone would be 2.4 GB (twice that with a filtered copy)."""
     from diagnose.analysis import pipeline
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     loaded = wrap_generator(ImgG())
     trackers = []
@@ -95,7 +95,7 @@ _PROBE = textwrap.dedent('''
     sys.path.insert(0, {tests!r})
     from test_reliability_memory import ImgG
     from diagnose.analysis.pipeline import check_generator
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
     torch.manual_seed(0)
     torch.set_num_threads(1)
     check_generator(wrap_generator(ImgG()), "mnist", n_samples={n}, progress=False, kid_subsets=5)

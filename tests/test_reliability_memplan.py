@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from diagnose.errors import UserError
-from diagnose.loading import load_generator
+from diagnose.core.errors import UserError
+from diagnose.generators.load import load_generator
 
 
 class HugeG(nn.Module):
@@ -60,7 +60,7 @@ def test_small_generators_keep_their_batch():
 
 
 def test_budget_parsing(monkeypatch):
-    from diagnose.memory import parse_size
+    from diagnose.core.memory import parse_size
 
     assert parse_size("2G") == 2 << 30 and parse_size("512M") == 512 << 20 and parse_size("100") == 100
     with pytest.raises(UserError):

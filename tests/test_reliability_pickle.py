@@ -13,7 +13,7 @@ import torch
 from badinputs import lib as B
 from diagnose.cli import main
 
-HAVE_CHECK = B.importable("diagnose.loading", "diagnose.analysis", "diagnose.commands.check")
+HAVE_CHECK = B.importable("diagnose.generators.load", "diagnose.analysis", "diagnose.commands.check")
 HAVE_LOGS = B.importable("diagnose.dynamics", "diagnose.commands.logs")
 HAVE_RUN = B.importable("trainers.experiments", "trainers.loop", "diagnose.commands.run")
 FORMS = ["zip", "legacy", "raw-pickle"]
@@ -102,7 +102,7 @@ def test_dashboard_reader_never_unpickles(tmp_path):
 
 def test_monitor_resume_refuses_payload_latent(tmp_path):
     """Resuming a run whose fixed_latent.pt is a payload: a UserError, and the payload never runs."""
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
     from diagnose.monitor import Monitor
 
     run, marker = _evil_run(tmp_path)

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from diagnose.analysis.cache import StageCache
-from diagnose.atomic import atomic_torch_save, atomic_write_json
+from diagnose.core.atomic import atomic_torch_save, atomic_write_json
 from diagnose.cli import main
-from diagnose.errors import DiskFullError, UserError
+from diagnose.core.errors import DiskFullError, UserError
 from diagnose.monitor import Monitor
 from diagnose.runs import read_jsonl
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from diagnose.cli import main
-from diagnose.errors import StepOrderError, UserError
-from diagnose.lock import LOCK_NAME, RunLock, RunLockedError
+from diagnose.core.errors import StepOrderError, UserError
+from diagnose.runs.lock import LOCK_NAME, RunLock, RunLockedError
 from diagnose.monitor import Monitor
 from diagnose.runs import read_run
 
@@ -31,7 +31,7 @@ RUN = ["run", "--exp", "mixtures", "--variants", "ring8", "--device", "cpu", "--
 
 def _holder(run_dir: Path) -> subprocess.Popen:
     """A separate process that takes the run's writer lock and sleeps holding it."""
-    code = ("import sys, time; from diagnose.lock import RunLock; l = RunLock(sys.argv[1]).acquire(); "
+    code = ("import sys, time; from diagnose.runs.lock import RunLock; l = RunLock(sys.argv[1]).acquire(); "
             "print('held', flush=True); time.sleep(600)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], env=env, stdout=subprocess.PIPE,

@@ -30,7 +30,7 @@ def test_run_trains_and_prints_table(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["variants"][0]["steps"] == 9
     # each variant gets a verdict: dynamics + a sample check of its last checkpoint
-    from diagnose.verdict import CODES
+    from diagnose.core.verdict import CODES
 
     verdict = read_run(out / "mixtures" / "ring8").verdict
     assert data["variants"][0]["verdict"] == verdict["verdict"] and verdict["verdict"] in CODES

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.runs import (JsonlAppender, RunWriter, discover_runs, read_jsonl, read_run,
                            resolve_inside)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from diagnose.data.base import Dataset
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.runs import read_run
 from trainers.build import build_discriminator, build_generator, model_specs
 from trainers.config import TrainConfig
@@ -18,7 +18,7 @@ from trainers.loop import Trainer, train
 from trainers.loop_support import LoopOptions, resolve_config
 from trainers.losses import BCELogits, BCESigmoid, MinibatchDiscrimination, feature_matching
 from trainers.models import MODELS
-from trainers.registry import Registry
+from diagnose.core.registry import Registry
 
 QUIET = LoopOptions(progress=False)
 
@@ -84,7 +84,7 @@ def test_registry_refuses_duplicates_and_unknown_keys():
 
 
 def test_every_registered_model_builds_with_defaults():
-    for e in MODELS:
+    for e in MODELS.entries():
         m = e.obj()
         if e.meta["role"] == "generator":
             out = m(torch.randn(2, *m.latent_shape))
@@ -95,7 +95,7 @@ def test_every_registered_model_builds_with_defaults():
 
 def test_every_variant_maps_latents_to_data_shape_and_range():
     seen = set()
-    for ent in EXPERIMENTS:
+    for ent in EXPERIMENTS.entries():
         for v in ent.obj.variants.values():
             g, d = model_specs(v.config)
             key = json.dumps([g, d], sort_keys=True)

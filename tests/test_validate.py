@@ -60,7 +60,7 @@ def test_same_headline_at_two_n(tmp_path, keep):
     from diagnose.analysis.groundtruth import Mixture
     from diagnose.analysis.pipeline import check_generator
     from diagnose.analysis.sweep import headline_class
-    from diagnose.loading import wrap_generator
+    from diagnose.generators.load import wrap_generator
 
     cache = StageCache(tmp_path)
     heads = []

@@ -4,23 +4,21 @@ Public API:
     build_generator(config) / build_discriminator(config)   rebuild nets from a run's config.json
     train(cfg, run_dir, ...)                                 the one training loop
     EXPERIMENTS, get_experiment(name)                        the experiment tables
-    MODELS, LOSSES, LAYERS, AUGMENTS, SCHEDULES              registries of parts
+    MODELS, LOSSES, AUGMENTS                                 registries of parts
     TrainConfig, QuickBudget, LoopOptions, Callback          typed configs and hooks
 """
-from diagnose.lazy import lazy_getattr
+from diagnose.core.lazy import lazy_getattr
 
 _LAZY = {
     "build_generator": ("trainers.build", "build_generator"),
     "build_discriminator": ("trainers.build", "build_discriminator"),
     "train": ("trainers.loop", "train"),
-    "Trainer": ("trainers.loop", "Trainer"),
+    "Trainer": ("trainers.step", "Trainer"),
     "EXPERIMENTS": ("trainers.experiments", "EXPERIMENTS"),
     "get_experiment": ("trainers.experiments", "get_experiment"),
     "MODELS": ("trainers.models", "MODELS"),
     "LOSSES": ("trainers.losses", "LOSSES"),
-    "LAYERS": ("trainers.losses", "LAYERS"),
     "AUGMENTS": ("trainers.options", "AUGMENTS"),
-    "SCHEDULES": ("trainers.options", "SCHEDULES"),
     "TrainConfig": ("trainers.config", "TrainConfig"),
     "QuickBudget": ("trainers.config", "QuickBudget"),
     "LoopOptions": ("trainers.loop_support", "LoopOptions"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from trainers.config import TrainConfig
 from trainers.losses import LOSSES
 from trainers.models import MODELS

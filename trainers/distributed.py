@@ -44,10 +44,12 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from diagnose import distributed as dd
-from diagnose.errors import UserError
+from diagnose.core import dist as dd
+from diagnose.core.errors import UserError
+from diagnose.monitor.ranks import RankMonitor
+from diagnose.runs.checkpoint import read_weights
 from trainers.config import TrainConfig
-from trainers.loop import Trainer, _Nets, read_checkpoint
+from trainers.step import Nets, Trainer, read_checkpoint
 from trainers.losses import MinibatchDiscrimination
 from trainers.loop_support import (Callback, LoopOptions, TrainResult, acquire_run, check_resumable, clean_run_dir,
                                    last_checkpoint, load_data, resolve_config)
@@ -145,7 +147,7 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 def _to_gloo_sync(module: nn.Module) -> nn.Module:
     """``module`` with every BatchNorm replaced by GlooSyncBatchNorm sharing its parameters and
     buffers (the optimiser keeps working on the same Parameter objects)."""
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not dd._syncs(module):
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not dd.syncs(module):
         new = GlooSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                 module.track_running_stats)
         if module.affine:
@@ -235,7 +237,7 @@ class DDPTrainer(Trainer):
             m, device_ids=ids, **{sync_kw: bn == "local"})
         self._g_ddp, self._d_ddp = wrap(G), wrap(D)
         fwd = (lambda m: torch.compile(m)) if options.compile else (lambda m: m)
-        self.nets = _Nets(G, D, fwd(self._g_ddp), fwd(self._d_ddp))
+        self.nets = Nets(G, D, fwd(self._g_ddp), fwd(self._d_ddp))
         self.fm_loss = _global_feature_matching
 
     def _inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,13 +335,13 @@ def train_ddp(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custo
         config["distributed"]["minibatch_discrimination"] = "against the global batch (all_gather)"
     start, resuming = 0, blob is not None
     if resuming:
-        start = tr.load(torch.load(io.BytesIO(blob), map_location=dev, weights_only=True))
+        start = tr.load(read_weights(io.BytesIO(blob), map_location=dev))
         del blob
     total = int(config["steps"])
-    mon = dd.RankMonitor(run_dir, config, resume=resuming, lock=held.get("lock"),
-                         latent_shape=tr.latent_shape, value_range=cfg.g_output_range or (-1.0, 1.0),
-                         kind=ds.kind, centres=ds.centres.cpu() if ds.centres is not None else None,
-                         flush_every=options.flush_every, quiet=not options.progress)
+    mon = RankMonitor(run_dir, config, resume=resuming, lock=held.get("lock"),
+                      latent_shape=tr.latent_shape, value_range=cfg.g_output_range or (-1.0, 1.0),
+                      kind=ds.kind, centres=ds.centres.cpu() if ds.centres is not None else None,
+                      flush_every=options.flush_every, quiet=not options.progress)
     snap_every = max(1, int(config["snapshot_every"]))
     opts = {"g": tr.opt_g, "d": tr.opt_d}
 

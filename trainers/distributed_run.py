@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
-def start(args, variants):
-    """Before training: relaunch as a job (returns the launcher's Result) or join one (None)."""
-    from diagnose import distributed as dd
+def start(args, variants) -> int | None:
+    """Before training: relaunch as a job (returns the launcher's exit code) or join one (None)."""
+    from diagnose.core import dist as dd
 
     nproc, parallel = int(getattr(args, "nproc", 1)), int(getattr(args, "parallel", 1))
     if nproc < 1 or parallel < 1:
@@ -40,11 +40,8 @@ def start(args, variants):
     if n == 1:
         return None
     _check_before_launch(args, variants, nproc)
-    from diagnose.commands import Result
-
     args.json = False           # rank 0 printed the result (JSON or table) already
-    code = dd.launch(list(getattr(args, "argv", None) or []), n, threads=args.threads or None)
-    return Result(data=None, text="", exit_code=code)
+    return dd.launch(list(getattr(args, "argv", None) or []), n, threads=args.threads or None)
 
 
 def _check_before_launch(args, variants, nproc: int) -> None:
@@ -69,7 +66,7 @@ def _check_before_launch(args, variants, nproc: int) -> None:
 def my_variants(items: list) -> list:
     """The variants this rank trains: all of them (one process, or data-parallel), or in a sweep
     every K-th starting at the rank (a fixed split: the same rank always trains the same ones)."""
-    from diagnose import distributed as dd
+    from diagnose.core import dist as dd
     from trainers.distributed import data_parallel
 
     if dd.active() and not data_parallel():
@@ -80,7 +77,7 @@ def my_variants(items: list) -> list:
 def writes() -> bool:
     """Whether this rank writes verdicts and result rows: rank 0 of a data-parallel job, every
     rank of a sweep (each owns its variants), the one process otherwise."""
-    from diagnose import distributed as dd
+    from diagnose.core import dist as dd
     from trainers.distributed import data_parallel
 
     return dd.is_main() or not data_parallel()
@@ -88,7 +85,7 @@ def writes() -> bool:
 
 def collect(rows: list[dict], order: list[str]) -> list[dict] | None:
     """Every rank's result rows on rank 0 in the experiment's variant order; None elsewhere."""
-    from diagnose import distributed as dd
+    from diagnose.core import dist as dd
 
     if not dd.active():
         return rows

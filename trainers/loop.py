@@ -9,188 +9,18 @@ the noise generator and the global RNG, so ``resume=True`` repeats an uninterrup
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn as nn
 
 from trainers.config import TrainConfig
 from trainers.loop_support import (Callback, LoopOptions, TrainResult, acquire_run, check_resumable,
-                                   clean_run_dir, grad_norm,
-                                   last_checkpoint, load_data, resolve_config, resolve_device)
-from trainers.losses import adversarial_loss, feature_matching
-from trainers.models import init_weights
-from trainers.options import DEveryN, augment
-
-
-@dataclass
-class _Nets:
-    G: nn.Module          # what the optimiser and the checkpoints see
-    D: nn.Module
-    g_fwd: nn.Module      # what the step calls (compiled when asked)
-    d_fwd: nn.Module
-
-
-class Trainer:
-    """State of one run (nets, optimisers, data order, RNG); :meth:`step` does one GAN update."""
-
-    def __init__(self, cfg: TrainConfig, config: dict, data, device: torch.device,
-                 options: LoopOptions, seed: int):
-        from trainers.build import build_discriminator, build_generator
-
-        self.cfg, self.config, self.data, self.device, self.opt = cfg, config, data, device, options
-        torch.manual_seed(seed)
-        G, D = build_generator(config), build_discriminator(config)
-        init_weights(G, cfg.init)
-        init_weights(D, cfg.init)
-        G.to(device), D.to(device)
-        if options.channels_last and device.type == "cpu":   # no-op for the MLPs' 2-d weights
-            G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        fwd = (lambda m: torch.compile(m)) if options.compile else (lambda m: m)
-        self.nets = _Nets(G, D, fwd(G), fwd(D))
-        adam = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, betas=tuple(cfg.betas),  # noqa: E731
-                                              weight_decay=cfg.weight_decay)
-        self.opt_g, self.opt_d = adam(G, cfg.lr_g), adam(D, cfg.lr_d)
-        self.loss = adversarial_loss(cfg.loss)
-        self.fm_loss = feature_matching   # batch means: the data-parallel trainer's are global
-        self.schedule = DEveryN(cfg.d_every)
-        self.augment = augment(cfg.augment)
-        self.latent_shape = tuple(G.latent_shape)
-        self.batch = int(config["batch"])
-        self.steps_per_epoch = int(config["steps_per_epoch"])
-        # Data order: CPU generator (identical on every device); state kept per epoch start.
-        self.data_gen = torch.Generator().manual_seed(seed)
-        self.noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
-        self.epoch, self.pos = 0, 0
-        self._epoch_state = self.data_gen.get_state()
-        self.perm = torch.randperm(len(data), generator=self.data_gen).to(device)
-        self.amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.bf16)
-
-    # ----------------------------------------------------------------------------- data
-    def _next_indices(self) -> torch.Tensor:
-        if self.pos + self.batch > len(self.perm):       # drop the last partial batch, new epoch
-            self.epoch += 1
-            self.pos = 0
-            self._epoch_state = self.data_gen.get_state()
-            self.perm = torch.randperm(len(self.data), generator=self.data_gen).to(self.device)
-        idx = self.perm[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return idx
-
-    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """This step's real batch (augmented) and latents; a data-parallel trainer takes its shard."""
-        idx = self._next_indices()
-        real = self.augment(self.data.get(idx), self.cfg.value_range, self.noise_gen)
-        z = torch.randn((self.batch, *self.latent_shape), generator=self.noise_gen, device=self.device)
-        return real, z
-
-    def d_no_sync(self):
-        """Context of the G step's D passes: a no-op here; the data-parallel trainer skips the
-        all-reduce of D's gradients from the G loss (they are discarded before D's next update)."""
-        return contextlib.nullcontext()
-
-    def _d(self, real: torch.Tensor, fake: torch.Tensor, features: bool):
-        """D on real and fake: two batches, or one joint batch so BatchNorm sees both."""
-        D = self.nets.d_fwd
-        with self.amp:
-            if self.cfg.joint_batch:
-                res = D(torch.cat([real, fake]), features=features)
-                out, f = res if features else (res, None)
-                n = real.shape[0]
-                return out[:n].float(), out[n:].float(), (f[:n] if features else None), (f[n:] if features else None)
-            r, fk = D(real, features=features), D(fake, features=features)
-        if features:
-            return r[0].float(), fk[0].float(), r[1], fk[1]
-        return r.float(), fk.float(), None, None
-
-    # ----------------------------------------------------------------------------- step
-    def step(self, step: int) -> dict:
-        """One D update (when the schedule says so) and one G update; returns 0-d tensors to log."""
-        cfg, nets = self.cfg, self.nets
-        real, z = self._inputs()
-        with self.amp:
-            fake = nets.g_fwd(z)
-        fake = fake.float()
-        fm = cfg.g_objective == "feature_matching"
-        train_d = self.schedule.train_d(step)
-        with torch.set_grad_enabled(train_d):
-            out_r, out_f, _, _ = self._d(real, fake.detach(), features=False)
-            l_real, l_fake = self.loss.real(out_r), self.loss.fake(out_f)
-            d_loss = l_real + l_fake if cfg.d_reduce == "sum" else (l_real + l_fake) / 2
-        gn_d = None
-        if train_d:
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            gn_d = grad_norm(nets.D)
-            self.opt_d.step()
-        # G step: non-saturating BCE (or feature matching) through the just-updated D.
-        with self.d_no_sync():
-            if fm or cfg.joint_batch:    # real features (FM) or shared BatchNorm statistics (joint)
-                _, g_out_f, f_r, f_f = self._d(real, fake, features=fm)
-            else:                        # the common case: only D(G(z)) is needed
-                with self.amp:
-                    g_out_f = nets.d_fwd(fake).float()
-        g_loss = self.fm_loss(f_r, f_f) if fm else self.loss.real(g_out_f)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        gn_g = grad_norm(nets.G)
-        self.opt_g.step()
-        return {"epoch": self.epoch, "d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-                "d_real": self.loss.prob(out_r.detach()).mean(), "d_fake": self.loss.prob(out_f.detach()).mean(),
-                "grad_norm_d": gn_d, "grad_norm_g": gn_g,
-                "lr_d": self.opt_d.param_groups[0]["lr"], "lr_g": self.opt_g.param_groups[0]["lr"]}
-
-    # ----------------------------------------------------------------------- checkpoint
-    def state(self) -> dict:
-        """Loop state for the checkpoint (tensors and plain values only: weights_only loadable)."""
-        s = {"epoch": self.epoch, "pos": self.pos, "data_rng_epoch_start": self._epoch_state,
-             "noise_rng": self.noise_gen.get_state(), "torch_rng": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            s["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        return {"loop": s}
-
-    def load(self, ckpt: dict) -> int:
-        """Restore nets, optimisers, data order and RNG from a checkpoint; return its step."""
-        self.nets.G.load_state_dict(ckpt["generator"])
-        self.nets.D.load_state_dict(ckpt["discriminator"])
-        self.opt_g.load_state_dict(ckpt["optimizers"]["g"])
-        self.opt_d.load_state_dict(ckpt["optimizers"]["d"])
-        s = ckpt["loop"]
-        self.epoch, self.pos = int(s["epoch"]), int(s["pos"])
-        self._epoch_state = s["data_rng_epoch_start"]
-        self.data_gen.set_state(self._epoch_state)
-        self.perm = torch.randperm(len(self.data), generator=self.data_gen).to(self.device)
-        self.noise_gen.set_state(s["noise_rng"])
-        torch.set_rng_state(s["torch_rng"])
-        if "cuda_rng" in s and self.device.type == "cuda":
-            torch.cuda.set_rng_state(s["cuda_rng"], self.device)
-        return int(ckpt["step"])
-
-
-def read_checkpoint(path: Path, device) -> dict:
-    """The checkpoint to resume from, read with ``weights_only=True`` (a file never runs code);
-    a truncated, corrupt or code-needing file is a UserError naming it, not a traceback."""
-    import pickle
-
-    from diagnose.errors import UserError
-
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
-            AttributeError) as e:
-        cause = " ".join(str(e).split("Check the documentation")[0].split())
-        cause = cause.split("WeightsUnpickler error:")[-1].strip()[:160]
-        raise UserError(f"cannot resume from checkpoint {path}: truncated, corrupt or it needs code "
-                        f"to load ({cause}); delete it to resume from the one before, or run "
-                        "without --resume") from None
-    if not isinstance(ckpt, dict) or "generator" not in ckpt:
-        raise UserError(f"cannot resume from checkpoint {path}: not a gan-diagnose training checkpoint")
-    return ckpt
+                                   clean_run_dir, last_checkpoint, load_data, resolve_config,
+                                   resolve_device)
+from trainers.step import Trainer, read_checkpoint  # noqa: F401  (Trainer: public here too)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", variant: str = "run",
@@ -239,7 +69,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
             try:
                 start = tr.load(ckpt)
             except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
-                from diagnose.errors import UserError
+                from diagnose.core.errors import UserError
 
                 raise UserError(f"cannot resume from checkpoint {ckpt_path}: it does not hold this "
                                 f"run's state ({type(e).__name__}: {' '.join(str(e).split())[:120]}); "

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from trainers.config import TrainConfig
 
 
@@ -132,9 +132,9 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 
 def last_checkpoint(run_dir: Path) -> Path | None:
     """The newest checkpoints/step_*.pt of a run directory, or None."""
-    from diagnose.runs import CHECKPOINTS, _step_files
+    from diagnose.runs import CHECKPOINTS, step_files
 
-    files = _step_files(Path(run_dir) / CHECKPOINTS, "pt")
+    files = step_files(Path(run_dir) / CHECKPOINTS, "pt")
     return files[-1][1] if files else None
 
 
@@ -148,12 +148,12 @@ def clean_run_dir(run_dir: Path) -> None:
 
 
 def acquire_run(run_dir: Path, *, resume: bool, overwrite: bool):
-    """The writer lock of ``run_dir`` (a held :class:`diagnose.lock.RunLock`).
+    """The writer lock of ``run_dir`` (a held :class:`diagnose.runs.lock.RunLock`).
 
     UserError when another writer holds it, or when the directory already holds a run and
     neither ``resume`` nor ``overwrite`` says what to do with it (nothing is deleted then).
     """
-    from diagnose.lock import RunLock
+    from diagnose.runs.lock import RunLock
     from diagnose.runs import run_artifacts
 
     lock = RunLock(run_dir).acquire()
@@ -171,7 +171,7 @@ RESUME_KEYS = ("generator", "discriminator", "losses", "optimizer", "schedule", 
 
 def check_resumable(run_dir: Path, config: dict) -> None:
     """UserError when resuming ``run_dir`` with a config that trains something else."""
-    from diagnose.atomic import sanitize_json
+    from diagnose.core.atomic import sanitize_json
     from diagnose.runs import CONFIG, read_json_file
 
     path = Path(run_dir) / CONFIG

@@ -10,10 +10,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from trainers.registry import Registry
+from diagnose.core.registry import Registry
 
 LOSSES = Registry("loss")
-LAYERS = Registry("layer")
 
 
 class BCESigmoid:
@@ -76,7 +75,6 @@ def adversarial_loss(name: str):
     return entry.obj()
 
 
-@LAYERS.register("minibatch_discrimination")
 class MinibatchDiscrimination(nn.Module):
     """Minibatch discrimination (Salimans et al. 2016, sec. 3.2), appended to D's features.
 

@@ -10,10 +10,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from trainers.registry import Registry
+from diagnose.core.registry import Registry
 
 AUGMENTS = Registry("augmentation")
-SCHEDULES = Registry("schedule")
 
 
 def _affine(x: torch.Tensor, value_range, gen: torch.Generator, max_deg: float,
@@ -61,7 +60,6 @@ def augment(name: str):
     return AUGMENTS.get(name)
 
 
-@SCHEDULES.register("d_every")
 class DEveryN:
     """Train D on steps 1, 1+n, 1+2n, ... and G on every step (report 004 trial 3, n = 2)."""
 

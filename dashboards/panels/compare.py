@@ -4,7 +4,7 @@ from __future__ import annotations
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 from dashboards import figures as F
 from dashboards import tables as T

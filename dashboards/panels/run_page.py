@@ -11,7 +11,7 @@ import re
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 from dashboards import figures as F
 from dashboards.panels import parts as P

@@ -7,7 +7,7 @@
 
 Imported lazily so ``import diagnose.analysis`` stays cheap.
 """
-from diagnose.lazy import lazy_getattr
+from diagnose.core.lazy import lazy_getattr
 
 _LAZY = {
     "judge_generator": ("diagnose.analysis.judge", "judge_generator"),

@@ -78,7 +78,7 @@ class StageCache:
         key = p.stem
         if stage not in self._swept:           # leftovers of killed writers, once per stage
             self._swept.add(stage)
-            from diagnose.atomic import remove_stale_temps
+            from diagnose.core.atomic import remove_stale_temps
 
             remove_stale_temps(p.parent, min_age_s=STALE_TEMP_S)
         if p.is_file():
@@ -90,7 +90,7 @@ class StageCache:
         try:
             write_entry(p, key, value)
         except (OSError, RuntimeError) as e:   # a full disk or read-only home must not stop a check
-            from diagnose.cli import os_error_line
+            from diagnose.core.errors import os_error_line
 
             why = (os_error_line(e) if isinstance(e, OSError) else None) or " ".join(str(e).split())[:120]
             print(f"note: result not cached ({why})", file=sys.stderr)
@@ -107,7 +107,7 @@ def write_entry(path: Path, key: str, value: Any) -> None:
 
     import torch
 
-    from diagnose.atomic import atomic_torch_save
+    from diagnose.core.atomic import atomic_torch_save
 
     buf = io.BytesIO()
     torch.save(value, buf)
@@ -123,8 +123,10 @@ def read_entry(path: Path, key: str) -> tuple[Any, str | None]:
 
     import torch
 
+    from diagnose.runs.checkpoint import read_weights
+
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
+        entry = read_weights(path)
     except Exception as e:  # a corrupt or foreign file
         return None, f"unreadable: {type(e).__name__}"
     if not isinstance(entry, dict) or entry.get("format") != ENTRY_FORMAT:
@@ -136,6 +138,6 @@ def read_entry(path: Path, key: str) -> tuple[Any, str | None]:
     if entry.get("digest") != _digest(data):
         return None, "its content does not match its digest (edited or damaged)"
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), None
+        return read_weights(io.BytesIO(data)), None
     except Exception as e:
         return None, f"unreadable payload: {type(e).__name__}"

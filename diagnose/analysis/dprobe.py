@@ -27,7 +27,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from diagnose.verdict import Flag
+from diagnose.core.verdict import Flag
 
 MIN_SHIFT = 0.1        # D's mean output moves by at least this much (probability) with the mix...
 NOISE_FACTOR = 4.0     # ...and by this many times what doubling a real-only batch moves it
@@ -124,7 +124,7 @@ def probe_modules(G, D, config: dict, *, latent_shape, device: str = "cpu", data
     copies are run) against the run's data; the verdict dict (flags + ``d_probe`` numbers), or
     None when the run cannot be probed (see probe_applicable) or D has no BatchNorm."""
     from diagnose.data import load_dataset
-    from diagnose.verdict import make_verdict
+    from diagnose.core.verdict import make_verdict
 
     if not probe_applicable(config) or not _has_batchnorm(D):
         return None
@@ -160,11 +160,11 @@ def probe_checkpoint(ckpt_path, config: dict, builder, d_builder, *, device: str
         return None
     from pathlib import Path
 
-    from diagnose.errors import UserError
-    from diagnose.loading import _torch_load
+    from diagnose.core.errors import UserError
+    from diagnose.runs.checkpoint import read_weights
 
     try:     # a file the generator check could read; one it could not was reported there
-        ck = _torch_load(Path(ckpt_path), trust_pickle=False)
+        ck = read_weights(Path(ckpt_path))
     except UserError:
         return None
     if not isinstance(ck, dict) or "discriminator" not in ck or "generator" not in ck:

@@ -2,10 +2,10 @@
 rules, plus the discriminator probe when a discriminator is at hand.
 
     judged = judge_generator(loaded, PROTOCOLS["check"], dataset="mnist")
-    judged.verdict      # the verdict dict (diagnose.verdict schema)
+    judged.verdict      # the verdict dict (diagnose.core.verdict schema)
     judged.samples      # the first generated batch (for the sample grid)
 
-``diagnose check``, the run verdict (diagnose.runverdict), snapshot evaluation during training
+``diagnose check``, the run verdict (diagnose.analysis.run_verdict), snapshot evaluation during training
 (analysis.snapshot), ``diagnose validate`` (through pipeline.check_generator) and the Python API
 (``diagnose.check``) all come here, so they cannot disagree about the same generator. Its
 settings are one :class:`~diagnose.analysis.pipeline.CheckConfig`; ``PROTOCOLS`` names the one
@@ -21,7 +21,7 @@ import torch
 
 from diagnose.analysis.pipeline import FiniteStream, latent_profile, measure
 from diagnose.analysis.protocols import PROTOCOLS, CheckConfig
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Fewest generated samples a check measures (k-NN metrics and mode counts need a few dozen).
 MIN_SAMPLES = 20
@@ -215,7 +215,7 @@ def _training_context(loaded, has_latent: bool) -> dict:
 def _with_probe(verdict: dict, loaded, D, device, data_root, note) -> dict:
     """``verdict`` merged with the batch-statistics probe of ``D`` (when the run can be probed)."""
     from diagnose.analysis.dprobe import probe_applicable, probe_modules
-    from diagnose.verdict import merge_verdicts
+    from diagnose.core.verdict import merge_verdicts
 
     config = loaded.config or {}
     if not probe_applicable(config):

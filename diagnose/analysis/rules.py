@@ -9,7 +9,7 @@ headline at n = 1,000, 5,000 or 10,000, and the headline says which n it was jud
 Each rule computes a *score*: how far, in log units, its deciding statistic lies past its
 threshold (positive: the rule fires). The flag carries the generated number, the real number, the
 threshold, the score, and a confidence read off the score through the calibration table fitted on
-the graded suite (``analysis.calibration``). The rules, in the order of the verdict codes (diagnose.verdict.CODES):
+the graded suite (``analysis.calibration``). The rules, in the order of the verdict codes (diagnose.core.verdict.CODES):
 
 diverged          any generated sample has NaN/inf
 range_mismatch    raw output range differs from the data's range (report 003)
@@ -32,7 +32,7 @@ import math
 import re
 
 from diagnose.analysis import calibration
-from diagnose.verdict import Flag, make_verdict, metric_entry
+from diagnose.core.verdict import Flag, make_verdict, metric_entry
 
 #: Rule parameters (fitted on the suite's fit half; see analysis.calibration).
 THRESHOLDS = calibration.THRESHOLDS
@@ -432,7 +432,7 @@ def verdict_from(*, subject: str, measured: dict | None, reference: dict, profil
                  range_info: dict | None, nonfinite: float, features: str,
                  extra: dict | None = None, context: dict | None = None,
                  thresholds: dict | None = None) -> dict:
-    """Apply every rule and build the verdict dict (the schema of diagnose.verdict) with the evidence.
+    """Apply every rule and build the verdict dict (the schema of diagnose.core.verdict) with the evidence.
 
     context: what is known about the generator's training (latent_shape, loss, lr_g, lr_d), so
     advice fits it; the latent shape is otherwise read from ``extra["loading"]``.

@@ -50,7 +50,7 @@ def snapshot_evaluator(dataset_name: str, *, features: str | None = None,
 
         from diagnose.analysis.judge import judge_generator
         from diagnose.analysis.protocols import PROTOCOLS
-        from diagnose.loading import wrap_generator
+        from diagnose.generators.load import wrap_generator
 
         if not state:
             setup()

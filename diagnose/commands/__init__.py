@@ -21,6 +21,11 @@ class Result:
     exit_code: int = 0
 
 
+def add_json_flag(p) -> None:
+    """The shared --json flag of every verb."""
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
 def verb_names() -> list[str]:
     """Names of the command modules (found on disk, none imported)."""
     return sorted(i.name for i in pkgutil.iter_modules(__path__) if not i.name.startswith("_"))

@@ -21,7 +21,7 @@ FAIL_ON_HELP = ("exit with code 1 when the verdict matches: a comma-separated li
 
 def add_parser(sub) -> None:
     from diagnose.analysis.protocols import PROTOCOLS
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     defaults = PROTOCOLS["check"]
     p = sub.add_parser("check", help=HELP, description=HELP + ". Several inputs are judged against "
@@ -69,9 +69,7 @@ def add_parser(sub) -> None:
                    f"sample grid and <name>_check.json (default: ./{OUT_DEFAULT}/; never beside "
                    "the input unless you name its folder)")
     p.add_argument("--fail-on", default=None, metavar="CODES|fail|warn", help=FAIL_ON_HELP)
-    from diagnose.distributed_check import add_flags
-
-    add_flags(p)   # --nproc: sampling + features sharded over torchrun ranks
+    _add_scale_flags(p)   # --nproc: sampling + features sharded over torchrun ranks
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -86,14 +84,14 @@ def _device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        from diagnose.errors import UserError
+        from diagnose.core.errors import UserError
 
         raise UserError("--device cuda: no CUDA device is available here")
     return name
 
 
 def _data_range(text: str | None, config: dict | None):
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     if text:
         try:
@@ -111,8 +109,8 @@ def _data_range(text: str | None, config: dict | None):
 
 def parse_fail_on(text: str | None):
     """--fail-on as a predicate on a verdict dict (None when not given); UserError when unknown."""
-    from diagnose.errors import UserError
-    from diagnose.verdict import CODES
+    from diagnose.core.errors import UserError
+    from diagnose.core.verdict import CODES
 
     if not text:
         return None
@@ -135,7 +133,7 @@ def _writable_out(out) -> None:
     itself is created only when the first result is written (a failed check leaves nothing)."""
     import os
 
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     p = out
     while not p.exists():
@@ -170,7 +168,7 @@ def save_grid(batch, path, kind: str, centres=None) -> str:
     import torch
     from PIL import Image
 
-    from diagnose.atomic import atomic_write
+    from diagnose.core.atomic import atomic_write
 
     if kind == "image":
         grid = image_grid(batch[:64].float().nan_to_num(0).clamp(0, 1), nrow=8, padding=2)
@@ -259,14 +257,14 @@ def _resolve_input(text: str):
     """(path to load, note): a run directory means its last checkpoint."""
     from pathlib import Path
 
-    from diagnose.errors import UserError
-    from diagnose.samples import is_sample_path
+    from diagnose.core.errors import UserError
+    from diagnose.generators.sample_sets import is_sample_path
 
     p = Path(text)
     if p.is_dir() and not is_sample_path(p):
-        from diagnose.runs import CHECKPOINTS, _step_files
+        from diagnose.runs import CHECKPOINTS, step_files
 
-        ck = _step_files(p / CHECKPOINTS, "pt") if (p / CHECKPOINTS).is_dir() else []
+        ck = step_files(p / CHECKPOINTS, "pt") if (p / CHECKPOINTS).is_dir() else []
         if not ck:
             raise UserError(f"{p} is a directory with no images and no checkpoints/: pass a "
                             "checkpoint file, a run directory or a folder of sample images")
@@ -298,9 +296,7 @@ def run(args):
     from diagnose.analysis.judge import infer_dataset, known_dataset, recorded_dataset
     from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.commands import Result
-    from diagnose.errors import UserError
-
-    from diagnose import distributed_check as scale
+    from diagnose.core.errors import UserError
 
     n = args.n_samples
     if n <= 0 or n > MAX_SAMPLES:
@@ -316,10 +312,10 @@ def run(args):
             raise UserError(f"--arch-kwargs is not valid JSON: {e}") from None
     device = _device(args.device)
     if args.time_limit is not None:
-        from diagnose.guard import set_time_limit
+        from diagnose.core.guard import set_time_limit
 
         set_time_limit(args.time_limit)
-    if (launched := scale.launch(args)) is not None:    # --nproc N: this check as N ranks
+    if (launched := _launch_ranks(args)) is not None:    # --nproc N: this check as N ranks
         return launched
     out = Path(args.out)
     _writable_out(out)   # before minutes of sampling, not after
@@ -356,8 +352,8 @@ def run(args):
 
 def _load(text: str, args, arch_kwargs, device):
     """A LoadedGenerator, or a SampleSet for a folder of images / .npz / .npy."""
-    from diagnose.loading import load_generator
-    from diagnose.samples import is_sample_path, load_samples
+    from diagnose.generators.load import load_generator
+    from diagnose.generators.sample_sets import is_sample_path, load_samples
 
     if is_sample_path(text):
         samples = load_samples(text, limit=args.n_samples)
@@ -386,16 +382,16 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
     from diagnose.analysis.dprobe import probe_applicable
     from diagnose.analysis.judge import judge_generator
     from diagnose.analysis.reference import load_split
-    from diagnose.atomic import atomic_write_json
+    from diagnose.core.atomic import atomic_write_json
 
-    from diagnose import distributed_check as scale
+    from diagnose.analysis import sharded as scale
 
     loaded, extractor, main = scale.prepare(args, loaded, dataset, device, ext_kw)   # under torchrun
     if not main:                 # a rank other than 0: its share of samples and features is sent
         return None, None
     D = None
     if loaded.has_latent and loaded.path and probe_applicable(loaded.config):
-        from diagnose.loading import load_discriminator
+        from diagnose.generators.load import load_discriminator
 
         D = load_discriminator(loaded.path, loaded.config)
     judged = judge_generator(
@@ -407,7 +403,7 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
         centres = None
         if loaded.output.kind == "points" and dataset in ("ring8", "grid25"):
             centres = load_split(dataset, "train", size=10).centres
-        from diagnose.atomic import remove_stale_temps
+        from diagnose.core.atomic import remove_stale_temps
 
         # a killed earlier check of this file may have left its temporaries here
         remove_stale_temps(out, min_age_s=600, targets=(f"{stem}_check_samples.png", f"{stem}_check.json"))
@@ -422,3 +418,36 @@ def _check_one(loaded, text, stem, dataset, cfg, args, device, out, ext_kw):
     except OSError as e:
         print(f"note: could not save {stem}_check.json under {out}: {e}", file=sys.stderr)
     return verdict, grid
+
+
+# ---------------------------------------------------------------- --nproc: the check as N ranks
+def _add_scale_flags(p) -> None:
+    """The check command's --nproc flag."""
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="shard sampling and feature extraction over N processes of this machine "
+                        "(torchrun; one per GPU with --device cuda); the numbers are those of one process")
+
+
+def _launch_ranks(args):
+    """``--nproc N`` outside a job: run this check as N ranks and return the Result. Inside a job
+    (``--nproc`` or the user's own torchrun): join it, so that "cuda" is this rank's GPU; None."""
+    import torch
+
+    from diagnose.commands import Result
+    from diagnose.core import dist as dd
+    from diagnose.core.errors import UserError
+
+    n = int(getattr(args, "nproc", 1))
+    if n < 1:
+        raise UserError("--nproc must be at least 1")
+    if dd.launched():
+        dd.init(args.device)
+        return None
+    if n == 1:
+        return None
+    if (args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())) \
+            and n > torch.cuda.device_count():
+        raise UserError(f"--nproc {n}: this machine has {torch.cuda.device_count()} GPU(s): one process per GPU")
+    args.json = False                         # rank 0 printed the result
+    code = dd.launch(list(args.argv), n, threads=None)
+    return Result(data=None, text="", exit_code=code)

@@ -39,7 +39,7 @@ def is_loopback(host: str) -> bool:
 
 def check_port(host: str, port: int) -> None:
     """Raise UserError if ``host:port`` cannot be bound (in use, or not an address of this host)."""
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is not a valid port (1-65535)")
@@ -63,7 +63,7 @@ def run(args):
     from pathlib import Path
 
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     root = Path(args.runs)
     if args.refresh_ms <= 0:

@@ -6,7 +6,7 @@ HELP = "describe datasets (size, shape, range, modes, and where they came from)"
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("data", help=HELP, description=HELP)
     p.add_argument("names", nargs="*", default=["mnist", "stacked-mnist", "ring8", "grid25"],

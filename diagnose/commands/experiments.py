@@ -6,7 +6,7 @@ HELP = "list the documented experiments and their variants"
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("experiments", help=HELP, description=HELP)
     add_json_flag(p)
@@ -19,7 +19,7 @@ def run(args):
     from trainers.experiments import EXPERIMENTS
 
     data, lines = [], []
-    for entry in EXPERIMENTS:
+    for entry in EXPERIMENTS.entries():
         e = entry.obj
         src = f"report {e.source}" if e.source != "benchmark" else "benchmark"
         data.append({"name": e.name, "source": e.source, "description": e.description,

@@ -6,7 +6,7 @@ HELP = "list feature extractors, or retrain the mnist-lenet weights"
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("features", help=HELP, description=HELP)
     fsub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
@@ -50,7 +50,7 @@ def run_list(args):
 def run_train(args):
     """Train mnist-lenet, evaluate on the held-out digits, write the weights."""
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
     from diagnose.features.lenet_training import LeNetTrainConfig, save_weights, train_lenet
     from diagnose.features.mnist_lenet import WEIGHTS
 

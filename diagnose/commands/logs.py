@@ -11,7 +11,7 @@ _FORMATS = ("auto", "run", "tensorboard", "csv", "jsonl", "text")   # = diagnose
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("logs", help=HELP, description=HELP + ". Finds D/G losses, D(x) and "
                        "D(G(z)) without configuration (from names, value ranges and the other "

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 ORDER = 20
 HELP = "train a documented experiment's variants (see `diagnose experiments`)"
-_FIELDS = ("d_loss", "g_loss", "d_real", "d_fake")
+
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("run", help=HELP, description=HELP)
     p.add_argument("--exp", required=True, metavar="NAME", help="experiment name (diagnose experiments)")
@@ -102,6 +102,7 @@ def summarize(run_dir) -> dict:
     import math
 
     from diagnose.runs import read_run
+    from diagnose.runs.series import SIGNAL as _FIELDS
 
     run = read_run(run_dir)
     rows = run.metrics
@@ -115,6 +116,8 @@ def summarize(run_dir) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
+    from diagnose.runs.series import SIGNAL as _FIELDS
+
     head = ["variant", *_FIELDS, "steps", "seconds", "verdict"]
     lines = [head]
     for r in rows:
@@ -130,7 +133,7 @@ def run(args):
     from pathlib import Path
 
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
     from trainers.experiments import get_experiment
     from trainers.loop import train
     from trainers.loop_support import LoopOptions, load_data
@@ -147,7 +150,7 @@ def run(args):
     launched = scale.start(args, [(v.name, exp.quick_budget(v.name).apply(v.config) if args.quick
                                    else v.config) for v in variants])
     if launched is not None:    # --nproc/--parallel: the ranks did the work and printed the table
-        return launched
+        return Result(data=None, text="", exit_code=launched)
     threads = set_threads(args.threads)
     options = LoopOptions(compile=args.compile, bf16=args.bf16, progress=not args.no_progress,
                           batchnorm=args.batchnorm)
@@ -180,7 +183,7 @@ def run(args):
         print(f"{exp.name}/{v.name}: {res.steps} steps in {res.seconds:.1f} s on {res.device} -> {run_dir}",
               file=sys.stderr)
         if not args.no_verdict:
-            from diagnose.runverdict import judge_run
+            from diagnose.analysis.run_verdict import judge_run
             from trainers import build_generator
             from trainers.build import build_discriminator
 

@@ -14,7 +14,7 @@ HELP = "check the checker: run the ground-truth suite and print case, expected, 
 
 
 def add_parser(sub) -> None:
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
 
     p = sub.add_parser("validate", help=HELP, description=HELP)
     p.add_argument("--n-samples", type=int, default=None,
@@ -52,7 +52,7 @@ def run(args):
     """Run the suite (progress on stderr) and return the table; exit 1 on any failure."""
     from diagnose.analysis.groundtruth import run_validation
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     if args.logs is not None:
         return run_logs(args.logs)
@@ -81,7 +81,7 @@ def run_sweep(args):
     """``--sweep``: the graded suite; confusion matrix, flip points, reliability (and --refit)."""
     from diagnose.analysis import sweep, sweep_report
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     n = args.n_samples or 1000
 
@@ -103,9 +103,9 @@ def run_logs(folder: str):
     """Judge a corpus of real training logs (progress on stderr); exit 1 if any file is wrong."""
     from pathlib import Path
 
-    from diagnose import logcorpus
+    from diagnose.dynamics import corpus as logcorpus
     from diagnose.commands import Result
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     if folder:
         if not Path(folder).is_dir():

@@ -15,7 +15,7 @@ HELP = "write verdict.json for a run directory (dynamics + a sample check of its
 
 def add_parser(sub) -> None:
     from diagnose.analysis.protocols import PROTOCOLS
-    from diagnose.cli import add_json_flag
+    from diagnose.commands import add_json_flag
     from diagnose.commands.check import FAIL_ON_HELP
 
     n = PROTOCOLS["run"].n_samples
@@ -42,9 +42,9 @@ def run(args):
     from diagnose.analysis.judge import known_dataset
     from diagnose.commands import Result
     from diagnose.commands.check import _device, parse_fail_on
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
     from diagnose.runs import CHECKPOINTS, METRICS
-    from diagnose.runverdict import judge_run
+    from diagnose.analysis.run_verdict import judge_run
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():

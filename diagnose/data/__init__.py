@@ -1,10 +1,47 @@
 """Datasets by name: ``load_dataset("mnist" | "stacked-mnist" | "ring8" | "grid25" | "celeba" | "folder:PATH")``."""
 from __future__ import annotations
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
+from diagnose.core.registry import Registry
 
-#: Registered dataset names (``folder:PATH`` is accepted besides these).
-DATASETS = ("mnist", "stacked-mnist", "ring8", "grid25", "celeba")
+#: name -> loader(**kw) -> Dataset; ``folder:PATH`` is accepted besides these. The loaders import
+#: torch only when called, so naming datasets stays light.
+DATASETS = Registry("dataset")
+#: other spellings of registered names
+ALIASES = {"stacked_mnist": "stacked-mnist"}
+
+
+@DATASETS.register("mnist", description="MNIST: full from --data-root, else the embedded 5,000 digits")
+def _mnist(**kw):
+    from diagnose.data import sources
+
+    return sources.load_mnist(**kw)
+
+
+@DATASETS.register("stacked-mnist", description="three MNIST digits as R, G, B: 1,000 modes")
+def _stacked(**kw):
+    from diagnose.data import sources
+
+    return sources.load_stacked_mnist(**kw)
+
+
+def _mixture(name: str):
+    def load(split="train", size=None, seed=0, **_):
+        from diagnose.data import sources
+
+        return sources.load_mixture(name, split=split, size=size, seed=seed)
+    return load
+
+
+DATASETS.register("ring8", _mixture("ring8"), description="8 Gaussians on a ring (2D points)")
+DATASETS.register("grid25", _mixture("grid25"), description="25 Gaussians on a 5x5 grid (2D points)")
+
+
+@DATASETS.register("celeba", description="CelebA faces from --data-root (img_align_celeba)")
+def _celeba(**kw):
+    from diagnose.data import sources
+
+    return sources.load_celeba(**kw)
 
 
 def load_dataset(name: str, *, data_root=None, split: str = "train", resolution: int | None = None,
@@ -20,8 +57,6 @@ def load_dataset(name: str, *, data_root=None, split: str = "train", resolution:
                  on the number of images for folders
     seed:        seed of the synthetic/composed draws
     """
-    from diagnose.data import sources
-
     if split not in ("train", "test", "all"):
         raise UserError(f"unknown split {split!r} (train, test or all)")
     if size is not None and int(size) <= 0:
@@ -30,15 +65,12 @@ def load_dataset(name: str, *, data_root=None, split: str = "train", resolution:
         raise UserError(f"--resolution must be between 4 and 4096 pixels, got {resolution}")
     kw = dict(data_root=data_root, split=split, resolution=resolution, value_range=value_range,
               size=size, seed=seed)
-    if name == "mnist":
-        return sources.load_mnist(**kw)
-    if name in ("stacked-mnist", "stacked_mnist"):
-        return sources.load_stacked_mnist(**kw)
-    if name in ("ring8", "grid25"):
-        return sources.load_mixture(name, split=split, size=size, seed=seed)
-    if name == "celeba":
-        return sources.load_celeba(**kw)
-    if name.startswith("folder:"):
+    name = ALIASES.get(name, name)
+    if name in DATASETS:
+        return DATASETS[name](**kw)
+    if isinstance(name, str) and name.startswith("folder:"):
+        from diagnose.data import sources
+
         kw.pop("data_root")
         return sources.load_folder(name[len("folder:"):], **kw)
     raise UserError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or folder:PATH")

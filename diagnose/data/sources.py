@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from diagnose.data.base import Dataset
 from diagnose.data.catalog import EMBEDDED_SOURCE
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Per class, how many of the 500 embedded digits are held out as the "test" split.
 EMBEDDED_TEST_PER_CLASS = 100

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnose.dynamics import conventions as conv
-from diagnose.dynamics.table import Table
-from diagnose.verdict import Flag
+from diagnose.dynamics.table import SERIES, SIGNAL, Table
+from diagnose.core.verdict import Flag
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,9 @@ class Context:
 
     def __init__(self, table: Table, th: Thresholds = DEFAULT):
         self.th = th
-        cols = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g",
-                "d_real_logit", "d_fake_logit")
+        cols = SERIES + ("d_real_logit", "d_fake_logit")
         signal = np.zeros(len(table), bool)
-        for c in ("d_loss", "g_loss", "d_real", "d_fake"):
+        for c in SIGNAL:
             if c in table.columns:
                 signal |= np.isfinite(table.columns[c]) | table.nonfinite.get(c, False)
         self.rows = np.flatnonzero(signal)

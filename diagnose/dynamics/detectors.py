@@ -8,7 +8,6 @@ inferred loss convention) and returns a Flag or None. When none fires, ``detect`
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 
@@ -16,19 +15,12 @@ from diagnose.dynamics.context import DEFAULT, LN2_UNITS, Context, Thresholds, l
     min_stretch
 from diagnose.dynamics.conventions import LN2
 from diagnose.dynamics.table import Table
-from diagnose.verdict import Flag
+from diagnose.core.registry import Registry, decorator
+from diagnose.core.verdict import Flag
 
-DETECTORS: dict[str, Callable[[Context], Flag | None]] = {}
-
-
-def register(code: str):
-    """Register a detector under its verdict code; a second one with the same code is refused."""
-    def deco(fn):
-        if code in DETECTORS:
-            raise ValueError(f"detector {code!r} registered twice")
-        DETECTORS[code] = fn
-        return fn
-    return deco
+#: verdict code -> detector (Context -> Flag | None); a second detector for a code is refused
+DETECTORS = Registry("detector")
+register = decorator(DETECTORS)
 
 
 def _r(x) -> float | None:

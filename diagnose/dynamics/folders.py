@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diagnose.dynamics.context import DEFAULT, Thresholds
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 LOOKED_AT_LOGS = "losses only (training dynamics read from the logged scalars)"
 LOOKED_AT_FULL = "samples and losses (the run's stored verdict: generated samples measured)"
@@ -56,7 +56,7 @@ def judge_logs(path: str | Path, format: str = "auto", mapping: dict | None = No
     """Judge the training logs at ``path``: a verdict dict, or a list of them for a folder that
     holds several runs (see the module docstring). ``mapping`` ({role: series name,
     "family": name}) overrides the inferred roles and loss family."""
-    from diagnose.dynamics import analyze
+    from diagnose.dynamics.judge import analyze
 
     path = Path(path)
     if not path.exists():
@@ -92,13 +92,13 @@ def judge_logs(path: str | Path, format: str = "auto", mapping: dict | None = No
 def attach_stored_verdict(v: dict, run_dir: Path) -> None:
     """Put the run's stored verdict.json (samples measured) beside the dynamics verdict, and say
     what each looked at; a stored verdict that cannot be read is noted, never fatal."""
-    from diagnose.runs import _read_json
+    from diagnose.runs import read_json_file
 
     v.setdefault("dynamics", {})["looked_at"] = LOOKED_AT_LOGS
     p = Path(run_dir) / "verdict.json"
     if not p.is_file():
         return
-    stored = _read_json(p)
+    stored = read_json_file(p)
     if not isinstance(stored, dict) or not isinstance(stored.get("verdict"), str):
         v["stored_verdict"] = {"error": "verdict.json is unreadable or not a verdict"}
         return

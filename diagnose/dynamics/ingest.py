@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diagnose.dynamics.table import SIGNAL, Table
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 FORMATS = ("auto", "run", "tensorboard", "csv", "jsonl", "text")
 _HEAD = 65536

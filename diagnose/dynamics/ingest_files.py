@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 from diagnose.dynamics.ingest_text import _VALUE, _WRAP
-from diagnose.dynamics.table import SIGNAL, Table, _num, canonical_name
-from diagnose.errors import UserError
+from diagnose.dynamics.table import SIGNAL, Table, parse_number, canonical_name
+from diagnose.core.errors import UserError
 
 
 def cell_number(cell) -> float | None:
@@ -23,7 +23,7 @@ def cell_number(cell) -> float | None:
     number, a wrapped one (``tensor(10.5, grad_fn=<...>)``, ``np.float32(0.5)``), or one with a
     unit or percent sign after it (``12.5 ms``, ``45%``). None when the cell holds no number,
     several (``3/10``, ``1 2``: not one measurement) or a name before its number (``epoch 2``)."""
-    v = _num(cell)
+    v = parse_number(cell)
     if v is not None or not isinstance(cell, str):
         return v
     s = _WRAP.sub(lambda m: m.group("a") or m.group("b"), cell.strip())
@@ -32,7 +32,7 @@ def cell_number(cell) -> float | None:
     # field of a console line, not a table cell
     if m is None or m.group("total") is not None or not _UNIT.fullmatch(s[m.end():]):
         return None
-    return _num(m.group("num").replace(",", ""))
+    return parse_number(m.group("num").replace(",", ""))
 
 
 _UNIT = re.compile(r"\s*(?:%|[A-Za-z\u00b5/]{1,5})?\s*")
@@ -42,7 +42,7 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in obj.items():
         key = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, dict) and "mean" in v and _num(v["mean"]) is not None:
+        if isinstance(v, dict) and "mean" in v and parse_number(v["mean"]) is not None:
             out[key] = v["mean"]          # a statistic ({"num", "mean", "std"}, StyleGAN2-ADA)
         elif isinstance(v, dict):
             out.update(_flatten(v, key))
@@ -148,7 +148,7 @@ def _merge_steps(rows: list[dict]) -> tuple[list[dict], int]:
     for r in rows:
         last = out[-1] if out else None
         if (last is not None and r.get(step_key) is not None
-                and _num(last.get(step_key)) == _num(r.get(step_key))
+                and parse_number(last.get(step_key)) == parse_number(r.get(step_key))
                 and not any(k in last for k in r if k not in (step_key, "epoch"))):
             last.update({k: v for k, v in r.items() if k not in last})
             merged += 1
@@ -204,7 +204,7 @@ def looks_like_csv(head: str, named_csv: bool = False) -> bool:
         return False
     header = [h.strip() for h in recs[0]]
     n = len(header)
-    if n < 2 or not all(h and _num(h) is None and not any(c in h for c in ":=") for h in header):
+    if n < 2 or not all(h and parse_number(h) is None and not any(c in h for c in ":=") for h in header):
         return False
     data = [r for r in recs[1:] if r is not None]
     if not data:

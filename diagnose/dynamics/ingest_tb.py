@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from diagnose.dynamics.table import Table, canonical_name
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 
 def has_event_files(path: Path) -> bool:

@@ -32,7 +32,7 @@ import math
 import re
 from typing import Iterable
 
-from diagnose.dynamics.table import SIGNAL, ColumnStore, Table, _num, canonical_name
+from diagnose.dynamics.table import ColumnStore, Table, canonical_name, parse_number
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A number standing alone (not part of a word such as "conv1" or "40.1it/s"); nan/inf included;
@@ -328,7 +328,7 @@ class _Reader:
         h = self.header
         if not h:
             return None
-        nums = [_num(f.rstrip("%")) for f in fields]
+        nums = [parse_number(f.rstrip("%")) for f in fields]
         k = len(h)
         if len(fields) >= k and all(x is not None for x in nums[:k]):
             return {h[j]: nums[j] for j in range(k)}
@@ -353,7 +353,7 @@ class _Reader:
             return
         if self.rx is not None:
             m = self.rx.search(seg)
-            got = {k: _num(v) for k, v in (m.groupdict() if m else {}).items() if v is not None}
+            got = {k: parse_number(v) for k, v in (m.groupdict() if m else {}).items() if v is not None}
             got = {k: v for k, v in got.items() if v is not None}
             counters = {k: (got.pop(k), math.nan) for k in ("epoch", "step") if k in got}
             values, measure, strong = got, bool(got), bool(counters)

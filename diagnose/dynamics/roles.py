@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from diagnose.dynamics.table import _COMPACT, _D_WORDS, _G_WORDS, _tokens, canonical_name
-from diagnose.errors import UserError
+from diagnose.dynamics.names import COMPACT, D_WORDS, G_WORDS, canonical_name, tokens
+from diagnose.core.errors import UserError
 
 ROLES = ("d_loss", "g_loss", "d_real", "d_fake")
 OTHER_ROLES = ("grad_norm_d", "grad_norm_g", "lr_d", "lr_g")
@@ -72,17 +72,17 @@ class _Name:
 
 def _analyse(raw: str) -> _Name:
     canon = canonical_name(raw)
-    toks = _tokens(raw)
+    toks = tokens(raw)
     s = set(toks)
     if toks and toks[0] == "l" and len(toks) > 1:          # BasicSR's l_g_gan, l_d_real: a loss
         s.add("loss")
     compact = "".join(toks)
     player = None
-    if canon in ("d_loss", "d_real", "d_fake", "grad_norm_d", "lr_d") or s & _D_WORDS:
+    if canon in ("d_loss", "d_real", "d_fake", "grad_norm_d", "lr_d") or s & D_WORDS:
         player = "d"
-    if canon in ("g_loss", "grad_norm_g", "lr_g") or (s & _G_WORDS and player is None):
+    if canon in ("g_loss", "grad_norm_g", "lr_g") or (s & G_WORDS and player is None):
         player = "g"
-    if _COMPACT.get(compact, "").startswith(("d_", "grad_norm_d", "lr_d")):
+    if COMPACT.get(compact, "").startswith(("d_", "grad_norm_d", "lr_d")):
         player = "d"
     prob_form = "(" in raw and canon in ("d_real", "d_fake")
     if canon in ("d_real", "d_fake"):
@@ -125,7 +125,7 @@ def _first(cands: list, stats: dict) -> str | None:
     # training series before held-out ones (test/val, Lightning's *_epoch averages), then most
     # points, then order of appearance
     def rank(r):
-        held = bool(set(_tokens(r)) & _HELD_OUT)
+        held = bool(set(tokens(r)) & _HELD_OUT)
         return (not held, stats[r]["n"], -cands.index(r))
     return max(cands, key=rank) if cands else None
 
@@ -179,15 +179,15 @@ def assign(raw: dict[str, np.ndarray], bad: dict[str, np.ndarray],
                and not info[k].toks & (_AUX - {"w", "dist", "distance", "em", "mse"})
                and info[k].canonical not in ("d_real", "d_fake")
                and (info[k].toks & _LOSS or info[k].canonical == "d_loss"
-                    or len(info[k].toks - _D_WORDS) <= 1)]
+                    or len(info[k].toks - D_WORDS) <= 1)]
     # --- G losses: adversarial part preferred to a total (adv + L1 + ...)
     g_all = [k for k in live if info[k].player == "g" and not info[k].toks & {"real", "x"}
              and info[k].canonical not in ("grad_norm_g", "lr_g")]
-    plain_adv = _G_WORDS | _ADV | _LOSS | {"l", "train", "training", "total"}
+    plain_adv = G_WORDS | _ADV | _LOSS | {"l", "train", "training", "total"}
     g_adv = [k for k in g_all if info[k].toks & _ADV and not info[k].toks - plain_adv - {"a", "b"}]
     g_plain = [k for k in g_all if not info[k].toks & (_AUX | _ADV)
                and (info[k].toks & _LOSS or info[k].canonical == "g_loss"
-                    or len(info[k].toks - _G_WORDS - _TOTAL) <= 1)]
+                    or len(info[k].toks - G_WORDS - _TOTAL) <= 1)]
     if not g_adv:                                 # "adv_loss", "GAN_loss" with no player named
         g_adv = [k for k in live if info[k].player is None and info[k].toks & _ADV
                  and not info[k].toks - plain_adv]

@@ -13,98 +13,19 @@ the detectors can tell "not logged" from "blew up".
 """
 from __future__ import annotations
 
-import functools
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
 
-#: The canonical series the detectors read (order = display order).
-SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "lr_d", "lr_g")
+from diagnose.dynamics.names import MEASURE, NOT_SERIES, canonical_name  # noqa: F401 (re-exported)
+from diagnose.runs import series as _series
+
+#: The canonical series the detectors read (order = display order): the run directory's table.
+SERIES = _series.NAMES
 #: Series whose presence makes a row a data row (a line with only "epoch 3" is not one).
-SIGNAL = ("d_loss", "g_loss", "d_real", "d_fake")
-
-# Columns that index rows rather than measure training (not shown as series).
-_NOT_SERIES = {"step", "epoch", "batch", "time", "wall_time", "timestamp", "iteration"}
-# Words that name a player; matched as whole tokens after splitting a key.
-_D_WORDS = {"d", "dis", "disc", "discrim", "discr", "discriminator", "critic", "netd"}
-_G_WORDS = {"g", "gen", "generator", "netg"}
-_STEP_WORDS = {"step", "steps", "global_step", "globalstep", "iteration", "iterations", "iter",
-               "iters", "it", "itr", "batch", "batches", "batch_idx", "i", "n_iter", "niter"}
-_EPOCH_WORDS = {"epoch", "epochs", "ep", "epoch_idx"}
-# Compact spellings that a token split cannot separate.
-_COMPACT = {
-    "lossd": "d_loss", "dloss": "d_loss", "errd": "d_loss", "lossdis": "d_loss", "disloss": "d_loss",
-    "discloss": "d_loss", "lossdisc": "d_loss", "criticloss": "d_loss", "losscritic": "d_loss",
-    "lossg": "g_loss", "gloss": "g_loss", "errg": "g_loss", "lossgen": "g_loss", "genloss": "g_loss",
-    "dx": "d_real", "dreal": "d_real", "realscore": "d_real", "scorereal": "d_real",
-    "dgz": "d_fake", "dfake": "d_fake", "fakescore": "d_fake", "scorefake": "d_fake",
-    "dgz1": "d_fake", "dgz2": "d_fake", "dr": "d_real", "df": "d_fake",
-    "gradnormd": "grad_norm_d", "dgradnorm": "grad_norm_d", "gradd": "grad_norm_d",
-    "gradnormg": "grad_norm_g", "ggradnorm": "grad_norm_g", "gradg": "grad_norm_g",
-    "lrd": "lr_d", "dlr": "lr_d", "lrg": "lr_g", "glr": "lr_g",
-}
-
-
-# extra (unmapped) series worth showing: they look like training measurements
-_MEASURE = re.compile(r"loss|err|score|acc|grad|norm|lr|fid|kid|penalty|gp|wasserstein|real|fake"
-                      r"|gan|adv|^[dg]_|^[dg]$|^l_", re.IGNORECASE)
-_FAKE = re.compile(r"d\(g\(z\d?\)\)|d\(fake\)|d\(g\(x\)\)")
-_REAL = re.compile(r"(^|[^a-z])d\((x|real)\)")
-
-
-def _tokens(key: str) -> list[str]:
-    # "Loss/D", "train.loss_D", "DiscriminatorLoss" -> ["loss", "d"] / ["discriminator", "loss"]
-    key = re.sub(r"([a-z])([A-Z])", r"\1 \2", key)
-    return [t for t in re.split(r"[^a-z0-9]+", key.lower()) if t]
-
-
-@functools.lru_cache(maxsize=4096)
-def canonical_name(key: str) -> str | None:
-    """Map a logged name to a canonical column, or None when it is not one we know.
-
-    D(x)/D(G(z)) are matched before tokenising, because their parentheses carry the meaning.
-    """
-    raw = key.strip().lower().replace(" ", "")
-    if _FAKE.search(raw):
-        return "d_fake"
-    if _REAL.search(raw):
-        return "d_real"
-    toks = _tokens(key)
-    if not toks:
-        return None
-    compact = "".join(toks)
-    if compact in _COMPACT:
-        return _COMPACT[compact]
-    s = set(toks)
-    if len(toks) == 1 and toks[0] in _EPOCH_WORDS:
-        return "epoch"
-    if len(toks) == 1 and toks[0] in _D_WORDS | _G_WORDS:
-        # a scalar named only after a player ("D: 0.6 G: 1.1", tqdm's "d=..., g=...") is its loss
-        return "d_loss" if toks[0] in _D_WORDS else "g_loss"
-    if len(toks) <= 2 and s & _STEP_WORDS and not s & (_D_WORDS | _G_WORDS | {"loss"}):
-        return "step"
-    player = "d" if s & _D_WORDS else "g" if s & _G_WORDS else None
-    if player == "d" and s & _G_WORDS:
-        return None                                   # "d_g_ratio" and the like: ambiguous
-    if player is None:
-        return None
-    if s & {"real", "fake"} and s & {"loss", "err", "error"}:
-        return None                                   # one BCE term (kept as an extra column)
-    if s & {"loss", "err", "error", "cost"}:
-        return f"{player}_loss"
-    if s & {"grad", "gradnorm", "grads", "gradient", "norm"}:
-        return f"grad_norm_{player}"
-    if s & {"lr", "learning", "learningrate"}:
-        return f"lr_{player}"
-    if player == "d" and s & {"real", "x"}:
-        return "d_real"
-    if player == "d" and s & {"fake", "gz"}:
-        return "d_fake"
-    return None
-
+SIGNAL = _series.SIGNAL
 
 @dataclass
 class Table:
@@ -141,8 +62,8 @@ class Table:
 
     def present(self) -> list[str]:
         """Canonical series present, in display order, then any extra columns."""
-        extra = sorted(k for k in self.columns if k not in SERIES and k not in _NOT_SERIES
-                       and _MEASURE.search(k) and self.has(k))[:12]
+        extra = sorted(k for k in self.columns if k not in SERIES and k not in NOT_SERIES
+                       and MEASURE.search(k) and self.has(k))[:12]
         return [s for s in SERIES if self.has(s)] + extra
 
     @classmethod
@@ -200,7 +121,7 @@ class ColumnStore:
         self.seen += 1
         if i % self.stride:
             for k, v in row.items():        # keep the news that a value blew up
-                val = _num(v)
+                val = parse_number(v)
                 if val is not None and not math.isfinite(val):
                     self._carry[str(k)] = val
             return
@@ -212,7 +133,7 @@ class ColumnStore:
         if keys == self._fast_keys:
             # the same names as the previous row (most lines of a log): every column of theirs is
             # exactly n long, so the values append straight on, with no per-name look-ups
-            vals = [v if type(v) is float else _num(v) for v in row.values()]
+            vals = [v if type(v) is float else parse_number(v) for v in row.values()]
             if None not in vals:
                 for (col, bad), val in zip(self._fast_cols, vals):
                     col.append(val)
@@ -224,7 +145,7 @@ class ColumnStore:
         self._fast_keys = None
         cols = self.cols
         for k, v in row.items():
-            val = v if type(v) is float else _num(v)
+            val = v if type(v) is float else parse_number(v)
             if val is None:
                 continue
             col = cols.get(k)
@@ -350,7 +271,7 @@ class ColumnStore:
 _INF = (math.inf, -math.inf)
 
 
-def _num(v: Any) -> float | None:
+def parse_number(v: Any) -> float | None:
     """A float from a JSON/CSV/text value; None when it is not a number. None/'nan' -> NaN."""
     if v is None:
         return math.nan

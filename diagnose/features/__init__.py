@@ -7,9 +7,9 @@ Heavy pieces (trained weights, Inception) load only when an extractor is built.
 """
 from __future__ import annotations
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.registry import ExtractorSpec, Registry
-from diagnose.lazy import lazy_getattr
+from diagnose.core.lazy import lazy_getattr
 
 # Extractor and to_unit_images need torch: served on first use, so listing extractors stays light.
 __getattr__ = lazy_getattr(__name__, {"Extractor": ("diagnose.features.base", "Extractor"),
@@ -90,7 +90,7 @@ def default_extractor_for(dataset_name: str | None) -> str:
 
 def register_with_fidelity() -> list[str]:
     """Register every extractor with torch-fidelity (idempotent); return the names registered."""
-    from diagnose.features.fidelity import register_all
+    from diagnose.features.for_torch_fidelity import register_all
 
     return register_all()
 

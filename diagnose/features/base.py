@@ -12,7 +12,7 @@ from typing import Iterable
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.registry import ExtractorSpec, Registry  # noqa: F401 (re-exported)
 
 

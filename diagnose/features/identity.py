@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.base import Extractor
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.base import Extractor, to_unit_images
 
 

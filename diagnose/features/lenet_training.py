@@ -98,7 +98,7 @@ def train_lenet(cfg: LeNetTrainConfig = LeNetTrainConfig(), progress: bool = Tru
 
 def save_weights(net, path) -> int:
     """Write the state dict (float32, plain tensors) atomically; return the file size in bytes."""
-    from diagnose.atomic import atomic_torch_save
+    from diagnose.core.atomic import atomic_torch_save
 
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     p = atomic_torch_save(path, state)

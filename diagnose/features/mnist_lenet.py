@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.base import Extractor, to_unit_images
 from diagnose.features.weights import LENET_WEIGHTS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 from diagnose.features.base import Extractor, to_unit_images
 from diagnose.features.mnist_lenet import FEATURE_DIM, fast_embed, inference_copy, load_lenet
 

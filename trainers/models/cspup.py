@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn as nn
 
-from trainers.models import MODELS, activation, head_layer
+from trainers.models.parts import MODELS, activation, head_layer
 
 
 def _up(ch: int, mode: str) -> nn.Module:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from trainers.models import MODELS, head_layer
+from trainers.models.parts import MODELS, head_layer
 
 
 def _gblock(a: int, b: int, k: int, s: int, p: int, bias: bool = False) -> list[nn.Module]:

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from trainers.losses import MinibatchDiscrimination
-from trainers.models import MODELS, head_layer
+from trainers.models.parts import MODELS, head_layer
 
 
 @MODELS.register("mlp_g", role="generator", source="000")

@@ -37,3 +37,16 @@ def is_disk_full(e: BaseException) -> bool:
     import errno
 
     return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", 122))
+
+
+def os_error_line(e: OSError) -> str | None:
+    """One line for an OSError that the environment caused, or None for anything else (a bug)."""
+    import errno
+
+    where = f" {e.filename}" if e.filename else ""
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"no space left on device while writing{where or ' a file'}"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+                   errno.ENAMETOOLONG):
+        return f"{e.strerror or 'cannot access'}:{where or ' (no path given)'}"
+    return None

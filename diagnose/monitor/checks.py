@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import operator
 
-from diagnose.errors import StepOrderError, UserError
+from diagnose.core.errors import StepOrderError, UserError
 
 #: Largest step magnitude accepted: an int64, what every reader and plot can hold.
 MAX_STEP = 2 ** 63 - 1

@@ -33,7 +33,7 @@ import functools
 import re
 import zipfile
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Namespaces whose registered operators are tensor maths (the rest are refused).
 TENSOR_NAMESPACES = ("aten", "prim", "prims", "quantized", "_quantized", "mkldnn", "mkldnn_prepacked",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Share of available host memory one sampling call may use.
 HOST_SHARE = 0.5

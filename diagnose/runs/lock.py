@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 LOCK_NAME = ".writer.lock"
 

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import torch
 
-from diagnose import memory as _memory
-from diagnose.errors import UserError
+from diagnose.core import memory as _memory
+from diagnose.core.errors import UserError
 
 #: Flat output sizes with a conventional image shape (others: square roots, gray then RGB).
 FLAT_SHAPES = {784: (1, 28, 28), 3072: (3, 32, 32), 4096: (1, 64, 64), 12288: (3, 64, 64)}
@@ -143,7 +143,7 @@ class LoadedGenerator:
         self.fixed_batch = fixed_batch  # exported programs traced with a static batch size
         self.path = path
         self.has_latent = True          # a SampleSet (files of samples) has none
-        self.memory = None      # diagnose.memory.Plan: a measured small probe sizes every batch
+        self.memory = None      # diagnose.core.memory.Plan: a measured small probe sizes every batch
         probe, self.memory = _memory.plan(self, self.latents(PROBE_N, seed=12345))
         self.output: OutputInfo = read_output(probe)
 
@@ -171,10 +171,10 @@ class LoadedGenerator:
         return torch.randn((int(n), *self.latent_shape), generator=g)
 
     def _call(self, z: torch.Tensor) -> torch.Tensor:
-        from diagnose.guard import user_code
+        from diagnose.core.guard import user_code
 
         try:
-            with user_code(f"the generator ({self.form})"):   # time limit, Ctrl+C (diagnose.guard)
+            with user_code(f"the generator ({self.form})"):   # time limit, Ctrl+C (diagnose.core.guard)
                 return self.module(z)
         except UserError:
             raise

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from diagnose.atomic import atomic_write_json
-from diagnose.errors import UserError
+from diagnose.core.atomic import atomic_write_json
+from diagnose.core.errors import UserError
 from diagnose.runs import METRICS, VERDICT, read_run
-from diagnose.verdict import merge_verdicts
+from diagnose.core.verdict import merge_verdicts
 
 
 def _sample_verdict(run, builder, d_builder, *, config, dataset, generator, device: str,
@@ -28,7 +28,7 @@ def _sample_verdict(run, builder, d_builder, *, config, dataset, generator, devi
     Monitor holds), with its discriminator when one can be rebuilt; None when there is nothing
     to check."""
     from diagnose.analysis.judge import judge_generator
-    from diagnose.loading import load_discriminator, load_generator, wrap_generator
+    from diagnose.generators.load import load_discriminator, load_generator, wrap_generator
 
     ckpt = run.last_checkpoint()
     if generator is not None:

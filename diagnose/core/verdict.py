@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from diagnose.atomic import sanitize_json
+from diagnose.core.atomic import sanitize_json
 
 #: Every verdict code, with one line of meaning. Order = priority when severities tie.
 CODES: dict[str, str] = {
@@ -133,7 +133,7 @@ class Verdict:
         return self.code == "healthy"
 
     def to_dict(self) -> dict:
-        """The verdict dict (the schema of diagnose.verdict), as written to verdict.json."""
+        """The verdict dict (the schema of diagnose.core.verdict), as written to verdict.json."""
         return self._data
 
     def to_json(self, indent: int | None = 2) -> str:

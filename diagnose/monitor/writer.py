@@ -23,17 +23,17 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from diagnose.monitor_checks import check_step
+from diagnose.monitor.checks import check_step
 from diagnose.runs import FIXED_LATENT, RunWriter
 
-FORMAT = "gan-diagnose/1"
+from diagnose.runs.checkpoint import FORMAT, make_checkpoint  # noqa: F401  (FORMAT: public name)
 
 
 def versions() -> dict:
     """Versions recorded in config.json."""
     import torchvision
 
-    from diagnose import __version__
+    from diagnose.core.version import VERSION as __version__
 
     # str(): torch.__version__ is a TorchVersion object that weights_only loading refuses.
     return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
@@ -96,7 +96,7 @@ class Monitor:
                    versions and ``started_at`` added
     resume:        keep an existing directory: steps already logged are not written again
     overwrite:     replace the run already in ``run_dir`` (without either flag, a directory
-                   holding a run is refused); one writer per directory (diagnose.lock)
+                   holding a run is refused); one writer per directory (diagnose.runs.lock)
     latent_shape:  shape of one latent, e.g. (100,) or (64, 1, 1); read from ``config`` or the
                    generator's ``latent_shape``/``latent_dim`` attribute when not given
     n_fixed:       size of the fixed latent batch behind every sample grid
@@ -111,10 +111,10 @@ class Monitor:
     dataset:       the real data the run trains on (mnist, stacked-mnist, ring8, grid25,
                    folder:PATH): recorded in config.json, and ``close()`` then writes the run's
                    verdict.json (dynamics + a sample check of the last generator; see
-                   diagnose.runverdict). Without it, ``diagnose verdict RUN_DIR`` makes one later.
+                   diagnose.analysis.run_verdict). Without it, ``diagnose verdict RUN_DIR`` makes one later.
 
     Checkpoints record the generator's (and discriminator's) class and the constructor arguments
-    found on the instance, so ``diagnose check`` rebuilds them with no flag (see diagnose.arch).
+    found on the instance, so ``diagnose check`` rebuilds them with no flag (see diagnose.generators.arch).
     """
 
     def __init__(self, run_dir: str | Path, config: dict | None = None, *, resume: bool = False,
@@ -157,7 +157,7 @@ class Monitor:
         self.should_stop = False
         self.stop_reason: str | None = None
         self._live = None
-        self._arch: dict = {}            # class -> its record (see diagnose.arch.record_arch)
+        self._arch: dict = {}            # class -> its record (see diagnose.generators.arch.record_arch)
         self._last_generator = None      # judged at close() when ``dataset`` is given
         if detectors or self.stop_on:
             from diagnose.dynamics.live import LiveDetectors
@@ -248,7 +248,7 @@ class Monitor:
         self.latent_shape = tuple(shape)
         g = torch.Generator().manual_seed(self.fixed_seed)
         self._fixed = torch.randn((self.n_fixed, *self.latent_shape), generator=g)
-        from diagnose.atomic import atomic_torch_save
+        from diagnose.core.atomic import atomic_torch_save
 
         atomic_torch_save(path, self._fixed)
         return self._fixed
@@ -286,7 +286,7 @@ class Monitor:
                 side = int(round((out.shape[1]) ** 0.5))
                 out = out.reshape(out.shape[0], 1, side, side)
             png = image_grid_png(out, self.value_range)
-        from diagnose.atomic import atomic_write_bytes
+        from diagnose.core.atomic import atomic_write_bytes
 
         written = {"samples": str(atomic_write_bytes(self.writer.sample_path(step), png))}
         if checkpoint:
@@ -307,24 +307,18 @@ class Monitor:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        from diagnose.atomic import sanitize_json
-
-        # The config is reduced to plain JSON types so torch.load(weights_only=True) accepts it.
-        ckpt = {"format": FORMAT, "config": sanitize_json(self.config), "step": int(step),
-                "latent_shape": list(self.latent_shape) if self.latent_shape else None,
-                "generator": _plain_state(generator),
-                "discriminator": _plain_state(discriminator) if discriminator is not None else None,
-                "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
-                "rng": rng,
-                "arch": {"generator": self._record(generator),
-                         "discriminator": self._record(discriminator)}}
-        if state:
-            ckpt.update(state)
+        ckpt = make_checkpoint(
+            config=self.config, step=step, latent_shape=self.latent_shape,
+            generator=_plain_state(generator),
+            discriminator=_plain_state(discriminator) if discriminator is not None else None,
+            optimizers={k: o.state_dict() for k, o in (optimizers or {}).items()}, rng=rng,
+            arch={"generator": self._record(generator), "discriminator": self._record(discriminator)},
+            extra=state)
         path = self.writer.save_checkpoint(step, ckpt)
         if self.keep_last:
-            from diagnose.runs import CHECKPOINTS, _step_files
+            from diagnose.runs import CHECKPOINTS, step_files
 
-            old = _step_files(self.dir / CHECKPOINTS, "pt")[: -self.keep_last]
+            old = step_files(self.dir / CHECKPOINTS, "pt")[: -self.keep_last]
             for _, p in old:
                 p.unlink(missing_ok=True)
         return path
@@ -335,8 +329,8 @@ class Monitor:
             return None
         key = type(getattr(module, "_orig_mod", module))
         if key not in self._arch:
-            from diagnose.arch import record_arch
-            from diagnose.atomic import sanitize_json
+            from diagnose.generators.arch import record_arch
+            from diagnose.core.atomic import sanitize_json
 
             self._arch[key] = sanitize_json(record_arch(module))
         return self._arch[key]
@@ -356,8 +350,8 @@ class Monitor:
         self._closed = True
 
     def _write_run_verdict(self) -> None:
-        from diagnose.errors import UserError
-        from diagnose.runverdict import judge_run
+        from diagnose.core.errors import UserError
+        from diagnose.analysis.run_verdict import judge_run
 
         try:
             gen = self._last_generator
@@ -381,16 +375,14 @@ class Monitor:
 
 def _load_fixed_latent(path: Path) -> torch.Tensor:
     """The saved fixed latent batch; UserError when the file is not one (never runs its code)."""
-    import pickle
-
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
+    from diagnose.runs.checkpoint import WeightsReadError, read_weights
 
     try:
-        z = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as e:
-        cause = " ".join(str(e).split())[:120]
-        raise UserError(f"{path} is not a latent batch written by gan-diagnose ({cause}); delete it "
-                        "and a new one is drawn") from None
+        z = read_weights(path)
+    except WeightsReadError as e:
+        raise UserError(f"{path} is not a latent batch written by gan-diagnose ({e.cause[:120]}); "
+                        "delete it and a new one is drawn") from None
     if not torch.is_tensor(z) or z.dim() < 2:
         raise UserError(f"{path} is not a latent batch written by gan-diagnose; delete it and a "
                         "new one is drawn")

@@ -15,8 +15,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from diagnose.errors import UserError
-from diagnose.loading_output import OutputInfo, normalize, read_output
+from diagnose.core.errors import UserError
+from diagnose.generators.loaded import OutputInfo, normalize, read_output
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 #: PIL modes read as one gray channel (everything else is converted to RGB).

@@ -2,7 +2,7 @@
 
 Every non-JSONL file of a run directory (config, verdict, sample grids, checkpoints, caches) is
 written to a temporary name in the same directory, flushed, fsynced and renamed over the target.
-A full disk raises :class:`diagnose.errors.DiskFullError` naming the target; the previous file
+A full disk raises :class:`diagnose.core.errors.DiskFullError` naming the target; the previous file
 stays as it was. The file gets the mode a plain ``open`` would give it (0666 less the umask), not
 ``mkstemp``'s 0600. Writers that hide the OS error (torch's zip writer reports a full disk as
 ``RuntimeError: ... unexpected pos``) are given a file object that records the real one, which
@@ -22,7 +22,7 @@ TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.<random>.tmp" next to their ta
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    from diagnose.errors import DiskFullError, is_disk_full
+    from diagnose.core.errors import DiskFullError, is_disk_full
 
     path = Path(path)
     try:

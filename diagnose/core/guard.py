@@ -27,7 +27,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Seconds one generator call may take by default (a batch; CPU, large images included).
 DEFAULT_LIMIT_S = 600.0

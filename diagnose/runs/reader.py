@@ -15,7 +15,7 @@ corrupt line and count it; a writer opened on an existing file first cuts off a 
 (a run killed mid-write); a resumed writer skips the steps already in the file (the replay after
 the last checkpoint) and raises on any other step at or below the last one written.
 
-One writer per run directory: :class:`RunWriter` holds :class:`diagnose.lock.RunLock` until it
+One writer per run directory: :class:`RunWriter` holds :class:`diagnose.runs.lock.RunLock` until it
 is closed, and refuses a directory that already holds a run unless told to resume or overwrite.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from diagnose.atomic import atomic_torch_save, atomic_write_json, remove_stale_temps, sanitize_json
-from diagnose.errors import StepOrderError, UserError
+from diagnose.core.atomic import atomic_torch_save, atomic_write_json, remove_stale_temps, sanitize_json
+from diagnose.core.errors import StepOrderError, UserError
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -247,7 +247,7 @@ class JsonlAppender:
     def _write(self, text: str) -> None:
         """Append whole lines; on failure cut the file back to its last complete line and raise
         (a full disk as DiskFullError naming the file)."""
-        from diagnose.errors import DiskFullError, is_disk_full
+        from diagnose.core.errors import DiskFullError, is_disk_full
 
         raw = text.encode("utf-8")
         data = memoryview(raw)
@@ -297,7 +297,7 @@ class JsonlAppender:
             try:
                 os.fsync(self._f.fileno())
             except OSError as e:
-                from diagnose.errors import DiskFullError, is_disk_full
+                from diagnose.core.errors import DiskFullError, is_disk_full
 
                 self._f.close()
                 if is_disk_full(e):
@@ -312,7 +312,7 @@ class RunWriter:
 
     resume:    continue the run already in the directory (steps already logged are skipped)
     overwrite: delete the run already in the directory (only the files a run writes) and start again
-    lock:      a :class:`diagnose.lock.RunLock` the caller already holds (else one is taken);
+    lock:      a :class:`diagnose.runs.lock.RunLock` the caller already holds (else one is taken);
                released by :meth:`close`
     A directory holding a run refuses a writer with neither flag; a directory another writer holds
     refuses every writer (one line naming the holder).
@@ -320,7 +320,7 @@ class RunWriter:
 
     def __init__(self, run_dir: str | os.PathLike, resume: bool = False, overwrite: bool = False,
                  lock=None):
-        from diagnose.lock import RunLock
+        from diagnose.runs.lock import RunLock
 
         self.dir = Path(run_dir)
         try:
@@ -418,7 +418,7 @@ def remove_run(run_dir: str | os.PathLike) -> None:
 
 
 # ---------------------------------------------------------------------------------------- reader
-def _step_files(folder: Path, ext: str) -> list[tuple[int, Path]]:
+def step_files(folder: Path, ext: str) -> list[tuple[int, Path]]:
     if not folder.is_dir():
         return []
     out = []
@@ -442,7 +442,6 @@ def read_json_file(path: str | os.PathLike, max_bytes: int = 64 << 20) -> dict |
     return obj if isinstance(obj, dict) else None
 
 
-_read_json = read_json_file     # the old private name
 
 
 def _list_of(kind, n=None):
@@ -631,8 +630,8 @@ def read_run(path: str | os.PathLike, *, metrics: bool = True) -> Run:
             run.problems.append("verdict.json is unreadable (corrupt, too deep or not an object)")
         run.verdict, notes = clean_verdict(raw)
         run.problems += notes
-    run.samples = _step_files(p / SAMPLES, "png")
-    run.checkpoints = _step_files(p / CHECKPOINTS, "pt")
+    run.samples = step_files(p / SAMPLES, "png")
+    run.checkpoints = step_files(p / CHECKPOINTS, "pt")
     return run
 
 
@@ -668,8 +667,3 @@ def resolve_inside(root: str | os.PathLike, rel: str) -> Path:
     if target != base and base not in target.parents:
         raise UserError(f"run id {rel!r} is outside the runs root")
     return target
-
-
-def json_ready(obj: Any) -> Any:
-    """Public alias of the JSON sanitizer (NaN -> null, numpy scalars -> Python)."""
-    return sanitize_json(obj)

@@ -24,14 +24,14 @@ _KEYS = ("verdict_any", "must_flag", "must_not_flag")
 
 def default_dir() -> Path | None:
     """The corpus shipped with a source checkout (tests/data/reallogs), or None when absent."""
-    here = Path(__file__).resolve().parent.parent / "tests" / "data" / "reallogs"
+    here = Path(__file__).resolve().parents[2] / "tests" / "data" / "reallogs"
     return here if (here / EXPECTED).is_file() else None
 
 
 def load_expected(folder: str | Path) -> dict[str, dict]:
     """Read and check ``expected.json`` of a corpus folder; a UserError names what is wrong."""
-    from diagnose.errors import UserError
-    from diagnose.verdict import CODES
+    from diagnose.core.errors import UserError
+    from diagnose.core.verdict import CODES
 
     path = Path(folder) / EXPECTED
     if not path.is_file():
@@ -58,7 +58,7 @@ def load_expected(folder: str | Path) -> dict[str, dict]:
 def judge(path: str | Path, expectation: dict) -> dict:
     """Judge one log against its expectation: a row with the verdict, findings and what failed."""
     from diagnose.dynamics import analyze
-    from diagnose.errors import UserError
+    from diagnose.core.errors import UserError
 
     row = {"file": Path(path).name, "expected": list(expectation["verdict_any"]),
            "verdict": None, "flags": [], "passed": False, "problems": []}

@@ -16,40 +16,12 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
-
-def add_flags(p) -> None:
-    """The check command's --nproc flag."""
-    p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="shard sampling and feature extraction over N processes of this machine "
-                        "(torchrun; one per GPU with --device cuda); the numbers are those of one process")
-
-
-def launch(args):
-    """``--nproc N`` outside a job: run this check as N ranks and return the Result. Inside a job
-    (``--nproc`` or the user's own torchrun): join it, so that "cuda" is this rank's GPU; None."""
+if TYPE_CHECKING:
     import torch
-
-    from diagnose import distributed as dd
-
-    n = int(getattr(args, "nproc", 1))
-    if n < 1:
-        raise UserError("--nproc must be at least 1")
-    if dd.launched():
-        dd.init(args.device)
-        return None
-    if n == 1:
-        return None
-    if (args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())) \
-            and n > torch.cuda.device_count():
-        raise UserError(f"--nproc {n}: this machine has {torch.cuda.device_count()} GPU(s): one process per GPU")
-    from diagnose.commands import Result
-
-    args.json = False                         # rank 0 printed the result
-    code = dd.launch(list(args.argv), n, threads=None)
-    return Result(data=None, text="", exit_code=code)
 
 
 def prepare(args, loaded, dataset: str, device: str, extractor_kwargs: dict | None):
@@ -59,7 +31,7 @@ def prepare(args, loaded, dataset: str, device: str, extractor_kwargs: dict | No
     samples and features are computed here, collectively; rank 0 gets stand-ins that replay them
     into the check; the other ranks are done (``False``).
     """
-    from diagnose import distributed as dd
+    from diagnose.core import dist as dd
 
     if not dd.active():
         return loaded, None, True
@@ -107,7 +79,7 @@ def sharded_features(loaded, extractor, n: int, *, batch_size: int = 500, seed: 
     import torch
     from tqdm import tqdm
 
-    from diagnose import distributed as dd
+    from diagnose.core import dist as dd
 
     t0 = time.time()
     r, w = dd.rank(), dd.world_size()

@@ -27,7 +27,7 @@ from types import ModuleType
 
 import torch
 
-from diagnose.errors import UserError
+from diagnose.core.errors import UserError
 
 #: Call names that mean "this file parses its command line" when called at import.
 ARG_PARSING = ("parse_args", "parse_known_args", "parse_intermixed_args")

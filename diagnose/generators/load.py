@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import torch
 
-from diagnose import safety
-from diagnose.arch import import_arch
-from diagnose.errors import UserError
-from diagnose.loading_output import LoadedGenerator, OutputInfo, read_output
+from diagnose.generators import safety
+from diagnose.generators.arch import import_arch
+from diagnose.core.errors import UserError
+from diagnose.generators.loaded import LoadedGenerator, OutputInfo, read_output
+from diagnose.runs.checkpoint import FORMAT, WeightsReadError, checkpoint_config, is_checkpoint, read_weights
 
-FORMAT = "gan-diagnose/1"
 #: Keys under which checkpoints of common training scripts keep the generator's state dict.
 GENERATOR_KEYS = ("generator", "netG", "G", "gen", "g", "generator_state_dict", "g_state_dict",
                   "G_state_dict", "state_dict", "model_state_dict", "model", "g_ema", "ema")
@@ -47,7 +47,8 @@ def load_generator(path, *, arch: str | None = None, arch_kwargs: dict | str | N
     latent_shape: "vector", "conv" or an explicit tuple, overriding what is inferred
     trust_pickle: trust code-bearing files (the CLI's --trust-code): unpickle a whole pickled
                   module, run TorchScript/exported operators outside tensor maths; never the default
-    builder:      config -> nn.Module for trainers checkpoints (default: trainers.build_generator)
+    builder:      config -> nn.Module for trainers checkpoints (default: the installed builder,
+                  see diagnose.generators.builders)
     A ready nn.Module may be passed as ``path`` (then it is wrapped as is).
     """
     if isinstance(path, torch.nn.Module):
@@ -120,20 +121,14 @@ def _sniff(p: Path) -> str:
 def _torch_load(p: Path, trust_pickle: bool, arch: str | None = None) -> Any:
     """torch.load with weights_only=True; code-needing pickles only when trusted (then a class
     the pickle names in ``__main__``, i.e. the training script, is looked up in ``arch``)."""
-    import pickle
-
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError) as e:
-        msg = str(e)
-        needs_code = "Weights only load failed" in msg and ("GLOBAL" in msg or "global" in msg)
-        if not needs_code:
-            # torch wraps the real cause in paragraphs of advice; keep just the cause.
-            cause = msg.split("WeightsUnpickler error:")[-1].split("Check the documentation")[0]
-            cause = " ".join(cause.split())[:160]
-            raise UserError(f"cannot read {p}: truncated or not a PyTorch checkpoint ({cause})") from None
-    except EOFError:
-        raise UserError(f"cannot read {p}: the file ends early (truncated)") from None
+        return read_weights(p)
+    except WeightsReadError as e:
+        if e.truncated:
+            raise UserError(f"cannot read {p}: the file ends early (truncated)") from None
+        if not e.needs_code:
+            raise UserError(f"cannot read {p}: truncated or not a PyTorch checkpoint ({e.cause})") from None
+        msg = e.raw
     if not trust_pickle:
         import re
 
@@ -145,7 +140,7 @@ def _torch_load(p: Path, trust_pickle: bool, arch: str | None = None) -> Any:
     names_main = "GLOBAL __main__." in msg or "__main__." in msg
     kw = {}
     if names_main and arch:
-        from diagnose.arch import definitions_module, main_remapping_pickle
+        from diagnose.generators.arch import definitions_module, main_remapping_pickle
 
         kw["pickle_module"] = main_remapping_pickle(definitions_module(arch))
     elif names_main:
@@ -214,7 +209,7 @@ def _from_object(obj, p: Path, arch, arch_kwargs, builder):
         raise UserError(f"{p} holds a single tensor of shape {tuple(obj.shape)}, not a generator")
     if not isinstance(obj, dict):
         raise UserError(f"{p} holds a {type(obj).__name__}, not a generator checkpoint")
-    if "format" in obj:
+    if is_checkpoint(obj):
         if obj["format"] != FORMAT:
             raise UserError(f"{p} has checkpoint format {obj['format']!r}; this version reads {FORMAT!r}")
         return _from_trainers(obj, p, builder, arch, arch_kwargs)
@@ -241,11 +236,7 @@ def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
     the architecture Monitor recorded, else from the trainers config."""
     if ckpt.get("generator") is None:
         raise UserError(f"{p} has no generator weights (a discriminator-only checkpoint?)")
-    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    if config:   # a key of the wrong type is dropped, so readers can trust types
-        from diagnose.runs import clean_config
-
-        config = clean_config(config, f"{p}'s config")[0]
+    config = checkpoint_config(ckpt, f"{p}'s config")
     record = (ckpt.get("arch") or {}).get("generator")
     if arch:
         if arch_kwargs is None and record and record.get("kwargs") is not None \
@@ -253,7 +244,7 @@ def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
             arch_kwargs = record["kwargs"]       # the same class Monitor saw: its arguments
         module, how = _build_arch(arch, arch_kwargs), arch
     elif record and not config.get("generator"):     # a user's loop, through Monitor
-        from diagnose.arch import rebuild
+        from diagnose.generators.arch import rebuild
 
         module, how = rebuild(record), "the architecture recorded by Monitor"
     else:
@@ -274,11 +265,12 @@ def _from_trainers(ckpt: dict, p: Path, builder, arch=None, arch_kwargs=None):
 
 def _build_trainers(config: dict, p: Path, builder):
     if builder is None:
-        try:
-            from trainers import build_generator as builder
-        except ImportError as e:
-            raise UserError(f"{p} is a trainers checkpoint but the trainers package cannot be "
-                            f"imported ({e})") from None
+        from diagnose.generators.builders import installed_builder
+
+        builder = installed_builder("generator")
+        if builder is None:
+            raise UserError(f"{p} is a trainers checkpoint but no package that rebuilds its models "
+                            "is installed (install gan-diagnose with its trainers, or pass --arch)")
     try:
         return builder(config)
     except UserError:
@@ -294,22 +286,21 @@ def load_discriminator(path, config: dict | None, d_builder=None) -> torch.nn.Mo
     the file has none or it cannot be rebuilt (the probe is extra evidence, never a reason to
     fail a check). Read with weights_only."""
     try:
-        ck = _torch_load(Path(path), trust_pickle=False)
+        ck = read_weights(Path(path))
     except UserError:
         return None
     if not isinstance(ck, dict) or not isinstance(ck.get("discriminator"), dict):
         return None
     record = (ck.get("arch") or {}).get("discriminator")
     if d_builder is None and config and config.get("discriminator"):
-        try:
-            from trainers.build import build_discriminator as d_builder
-        except ImportError:
-            d_builder = None
+        from diagnose.generators.builders import installed_builder
+
+        d_builder = installed_builder("discriminator")
     try:
         if config and config.get("discriminator") and d_builder is not None:
             D = d_builder(config)
         elif record:
-            from diagnose.arch import rebuild
+            from diagnose.generators.arch import rebuild
 
             D = rebuild(record, "discriminator")
         else:
@@ -363,7 +354,7 @@ def _load_state(module: torch.nn.Module, state: dict, p: Path, arch: str) -> Non
 
 
 def _build_arch(arch: str, arch_kwargs) -> torch.nn.Module:
-    from diagnose.arch import build_arch
+    from diagnose.generators.arch import build_arch
 
     return build_arch(arch, arch_kwargs)
 
