@@ -184,7 +184,7 @@ def real_grid_png(config: dict, n: int = 64) -> bytes:
         import torch
 
         from diagnose.data import load_dataset
-        from diagnose.monitor import image_grid_png
+        from diagnose.core.images import image_grid_png
 
         try:
             data = load_dataset(name, data_root=config.get("data_root"), resolution=res,

@@ -125,7 +125,10 @@ def test_sample_grid_equals_torchvision_make_grid(b, c):
     import torch
     from torchvision.utils import make_grid
 
-    from diagnose.commands.check import image_grid
+    from diagnose.core.images import image_grid
 
     x = torch.rand(b, c, 9, 7, generator=torch.Generator().manual_seed(b))
     assert torch.equal(image_grid(x, nrow=8, padding=2), make_grid(x, nrow=8, padding=2))
+    # the run directory's grids: square-ish rows and gray padding
+    assert torch.equal(image_grid(x, nrow=3, padding=2, pad_value=0.5),
+                       make_grid(x, nrow=3, padding=2, pad_value=0.5))

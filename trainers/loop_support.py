@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from diagnose.core.device import resolve_device  # noqa: F401  (the trainers' name for it)
 from diagnose.core.errors import UserError
 from trainers.config import TrainConfig
 
@@ -53,17 +54,6 @@ class Callback:
 
     def on_end(self, trainer, step: int) -> None:
         """After the last step of this process."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; cuda without a GPU is a UserError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise UserError(f"unknown device {name!r} (auto, cpu, cuda)")
-    return torch.device(name)
 
 
 def load_data(cfg: TrainConfig, data_root: str | None, seed: int = 0):

@@ -79,15 +79,9 @@ OUT_DEFAULT = "diagnose_checks"
 
 
 def _device(name: str) -> str:
-    import torch
+    from diagnose.core.device import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        from diagnose.core.errors import UserError
-
-        raise UserError("--device cuda: no CUDA device is available here")
-    return name
+    return str(resolve_device(name))
 
 
 def _data_range(text: str | None, config: dict | None):
@@ -146,22 +140,6 @@ def _writable_out(out) -> None:
         raise UserError(f"--out {out} is not writable ({p} is read-only for you)")
 
 
-def image_grid(x, nrow: int = 8, padding: int = 2):
-    """torchvision's ``make_grid(x, nrow, padding)`` (zero padding, gray made RGB) in tensor ops:
-    importing torchvision costs a check seconds (it imports torch._dynamo)."""
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    if len(x) == 1:
-        return x[0]
-    b, c, h, w = x.shape
-    cols, rows = min(nrow, b), -(-b // min(nrow, b))
-    grid = x.new_zeros((c, rows * (h + padding) + padding, cols * (w + padding) + padding))
-    for k in range(b):
-        y0, x0 = (k // cols) * (h + padding) + padding, (k % cols) * (w + padding) + padding
-        grid[:, y0:y0 + h, x0:x0 + w] = x[k]
-    return grid
-
-
 def save_grid(batch, path, kind: str, centres=None) -> str:
     """Save up to 64 samples as a PNG grid (images) or a scatter (points); returns the path."""
     import numpy as np
@@ -171,8 +149,9 @@ def save_grid(batch, path, kind: str, centres=None) -> str:
     from diagnose.core.atomic import atomic_write
 
     if kind == "image":
-        grid = image_grid(batch[:64].float().nan_to_num(0).clamp(0, 1), nrow=8, padding=2)
-        arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        from diagnose.core.images import grid_array
+
+        arr = grid_array(batch[:64], nrow=8, padding=2)
     else:  # points: a 256x256 scatter, data centres in red
         pts = torch.as_tensor(batch).double().nan_to_num(0)
         allp = pts if centres is None else torch.cat([pts, centres.double()])
@@ -188,7 +167,7 @@ def save_grid(batch, path, kind: str, centres=None) -> str:
         put(pts, (0, 0, 0), 0)
         if centres is not None:
             put(centres, (220, 0, 0), 2)
-    img = Image.fromarray(arr.squeeze() if arr.shape[2] == 1 else arr)
+    img = Image.fromarray(arr)
     atomic_write(path, lambda f: img.save(f, format="PNG"))
     return str(path)
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from diagnose.core.images import image_grid_png, to_unit_range  # noqa: F401  (public here too)
 from diagnose.monitor.checks import check_step
 from diagnose.runs import FIXED_LATENT, RunWriter
 
@@ -38,28 +39,6 @@ def versions() -> dict:
     # str(): torch.__version__ is a TorchVersion object that weights_only loading refuses.
     return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
             "gan-diagnose": __version__}
-
-
-def to_unit_range(x: torch.Tensor, value_range: tuple[float, float] | None) -> torch.Tensor:
-    """Map images from ``value_range`` to [0, 1] and clamp."""
-    lo, hi = value_range or (-1.0, 1.0)
-    return ((x.float() - lo) / (hi - lo)).clamp_(0, 1)
-
-
-def image_grid_png(x: torch.Tensor, value_range=(-1.0, 1.0), nrow: int | None = None) -> bytes:
-    """PNG bytes of a grid of (N, C, H, W) images in ``value_range``."""
-    from PIL import Image
-    from torchvision.utils import make_grid
-
-    x = to_unit_range(x.detach().cpu(), value_range)
-    nrow = nrow or max(1, int(round(x.shape[0] ** 0.5)))
-    grid = make_grid(x, nrow=nrow, padding=2, pad_value=0.5)
-    arr = (grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy())
-    if arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def scatter_png(points: torch.Tensor, centres: torch.Tensor | None = None, size: int = 320,
