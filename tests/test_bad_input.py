@@ -141,7 +141,7 @@ CASES: list[Case] = [
                                               "--pattern", "(?P<d_loss>[0-9"], "--pattern"),
     Case("logs:pattern-without-groups", lambda t: ["logs", str(_file("a.log", b"d_loss 1.0\n")(t)),
                                                    "--pattern", "[0-9]+"], "--pattern"),
-    # a folder of readable runs is judged run by run (tests/test_logs_cli.py); one whose runs are
+    # a folder of readable runs is judged run by run (tests/test_cmd_logs.py); one whose runs are
     # all unreadable is bad input
     Case("logs:two-runs-in-dir", lambda t: ["logs", str(
         (B.run_dir(t / "root", "a", metrics="{broken\n", config="{}"),

@@ -128,7 +128,7 @@ def judge_generator(loaded, config: CheckConfig | None = None, *, dataset: str |
     reference:     an already built reference for that extractor and dataset (snapshots keep one)
     Returns Judged(verdict dict, first generated batch).
     """
-    from diagnose.analysis import rules
+    from diagnose.analysis import detectors as rules
     from diagnose.analysis.reference import build_reference
     from diagnose.features import default_extractor_for, get_extractor
     from diagnose.metrics import ranges

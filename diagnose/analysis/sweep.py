@@ -179,7 +179,7 @@ def measure_all(*, n_samples: int = 1000, only: str | None = None, cache=None, d
 # ------------------------------------------------------------------ re-judging and fitting
 def rejudge(row: dict, thresholds: dict | None = None) -> dict:
     """The verdict of a measured row under other thresholds (no new measurement)."""
-    from diagnose.analysis import rules
+    from diagnose.analysis import detectors as rules
 
     v = row["verdict"]
     panel = {k: val for k, val in (v.get("reference") or {}).items() if k != "features"}

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from diagnose.analysis import calibration, rules
+from diagnose.analysis import calibration
+from diagnose.analysis import detectors as rules
 
 N = 1000
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from diagnose.analysis import rules
+from diagnose.analysis import detectors as rules
 from diagnose.analysis.cache import StageCache
 from diagnose.analysis.groundtruth import Mixture
 from diagnose.analysis.pipeline import check_generator

@@ -1,4 +1,6 @@
-"""Verdict rules: metrics of a generator, compared with the same metrics of held-out real data.
+"""Sample detectors (the "rules" of a check): metrics of a generator, compared with the same
+metrics of held-out real data. Their counterparts on training losses are the dynamics detectors
+(diagnose/dynamics/detectors.py); both make the same Flag objects (diagnose/core/verdict.py).
 
 Every threshold is relative to the reference panel (held-out real data against the training set,
 at the same n), e.g. "precision below half of what new real digits get", "more modes missing than
