@@ -29,7 +29,7 @@ def _job(exp: str, variant: str, steps: int, device: str, out: str, threads: int
 
     from trainers.experiments import get_experiment
     from trainers.loop import train
-    from trainers.loop_support import Callback, LoopOptions
+    from trainers.options import Callback, LoopOptions
 
     torch.set_num_threads(threads)
 

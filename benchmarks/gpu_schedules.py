@@ -44,7 +44,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     from trainers import train
     from trainers.experiments import get_experiment
-    from trainers.loop_support import LoopOptions, load_data, resolve_device
+    from diagnose.core.device import resolve_device
+    from trainers.options import LoopOptions
+    from trainers.setup import load_data
 
     dev = resolve_device(a.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"

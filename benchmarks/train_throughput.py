@@ -75,7 +75,7 @@ def ours(cfg, config, ds, device, run_dir, bf16=False):
     """A generator of timed steps of trainers.loop.Trainer, logging through Monitor."""
     from diagnose.monitor import Monitor
     from trainers.loop import Trainer
-    from trainers.loop_support import LoopOptions
+    from trainers.options import LoopOptions
 
     tr = Trainer(cfg, config, ds, device, LoopOptions(progress=False, bf16=bf16), seed=0)
     mon = Monitor(run_dir, config, latent_shape=tr.latent_shape, quiet=True)
@@ -100,7 +100,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     from diagnose.data import load_dataset
     from trainers.experiments import get_experiment
-    from trainers.loop_support import LoopOptions, resolve_config, resolve_device
+    from diagnose.core.device import resolve_device
+    from trainers.options import LoopOptions
+    from trainers.setup import resolve_config
 
     dev = resolve_device(a.device)
     cfg = get_experiment("dcgan28_hparams").variants["c1"].config.replace(batch_size=a.batch)

@@ -82,7 +82,7 @@ def train_target(out: str, exp: str, variant: str, changes: dict, opts: dict | N
     stop_after, resume, batchnorm, seed = o["stop_after"], o["resume"], o["batchnorm"], o["seed"]
     from trainers.experiments import get_experiment
     from trainers.loop import train
-    from trainers.loop_support import LoopOptions
+    from trainers.options import LoopOptions
 
     cfg = get_experiment(exp).variants[variant].config.replace(**changes)
     ds = tiny_images(value_range=cfg.value_range or (-1.0, 1.0))

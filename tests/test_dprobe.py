@@ -60,7 +60,7 @@ def tiny_c1(tmp_path_factory):
     """Three steps of report 003's c1 at batch 8: a gan-diagnose run with a BatchNorm D."""
     from trainers import train
     from trainers.experiments import get_experiment
-    from trainers.loop_support import LoopOptions
+    from trainers.options import LoopOptions
 
     cfg = get_experiment("dcgan28_hparams").variants["c1"].config.replace(batch_size=8, snapshot_every=3,
                                                                           epochs=None)

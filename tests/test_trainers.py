@@ -15,7 +15,8 @@ from trainers.build import build_discriminator, build_generator, model_specs
 from trainers.config import TrainConfig
 from trainers.experiments import EXPERIMENTS, get_experiment
 from trainers.loop import Trainer, train
-from trainers.loop_support import LoopOptions, resolve_config
+from trainers.options import LoopOptions
+from trainers.setup import resolve_config
 from trainers.losses import BCELogits, BCESigmoid, MinibatchDiscrimination, feature_matching
 from trainers.models import MODELS
 from diagnose.core.registry import Registry

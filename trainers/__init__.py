@@ -18,11 +18,11 @@ _LAZY = {
     "get_experiment": ("trainers.experiments", "get_experiment"),
     "MODELS": ("trainers.models", "MODELS"),
     "LOSSES": ("trainers.losses", "LOSSES"),
-    "AUGMENTS": ("trainers.options", "AUGMENTS"),
+    "AUGMENTS": ("trainers.augment", "AUGMENTS"),
     "TrainConfig": ("trainers.config", "TrainConfig"),
     "QuickBudget": ("trainers.config", "QuickBudget"),
-    "LoopOptions": ("trainers.loop_support", "LoopOptions"),
-    "Callback": ("trainers.loop_support", "Callback"),
+    "LoopOptions": ("trainers.options", "LoopOptions"),
+    "Callback": ("trainers.options", "Callback"),
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

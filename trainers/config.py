@@ -30,7 +30,7 @@ class TrainConfig:
     d_reduce: str = "sum"                        # D loss = real + fake ("sum", PyTorch DCGAN) or their "mean"
     joint_batch: bool = False                    # real and fake through D as ONE batch (BatchNorm sees both)
     d_every: int = 1                             # train D every n-th step (G every step)
-    augment: str = "none"                        # trainers.options.AUGMENTS name, applied on the device
+    augment: str = "none"                        # trainers.augment.AUGMENTS name, applied on the device
     lr_g: float = 2e-4                           # Adam learning rate of G
     lr_d: float = 2e-4                           # Adam learning rate of D
     betas: tuple[float, float] = (0.5, 0.999)    # Adam betas

@@ -49,10 +49,11 @@ from diagnose.core.errors import UserError
 from diagnose.monitor.ranks import RankMonitor
 from diagnose.runs.checkpoint import read_weights
 from trainers.config import TrainConfig
-from trainers.step import Nets, Trainer, read_checkpoint
 from trainers.losses import MinibatchDiscrimination
-from trainers.loop_support import (Callback, LoopOptions, TrainResult, acquire_run, check_resumable, clean_run_dir,
-                                   last_checkpoint, load_data, resolve_config)
+from trainers.options import Callback, LoopOptions, TrainResult
+from trainers.setup import (acquire_run, check_resumable, clean_run_dir, last_checkpoint, load_data,
+                            resolve_config)
+from trainers.step import Nets, Trainer, read_checkpoint
 
 BATCHNORM_MODES = ("sync", "local")
 _SWEEP = {"on": False}

@@ -16,10 +16,11 @@ from typing import Callable
 
 import torch
 
+from diagnose.core.device import resolve_device
 from trainers.config import TrainConfig
-from trainers.loop_support import (Callback, LoopOptions, TrainResult, acquire_run, check_resumable,
-                                   clean_run_dir, last_checkpoint, load_data, resolve_config,
-                                   resolve_device)
+from trainers.options import Callback, LoopOptions, TrainResult
+from trainers.setup import (acquire_run, check_resumable, clean_run_dir, last_checkpoint, load_data,
+                            resolve_config)
 from trainers.step import Trainer, read_checkpoint  # noqa: F401  (Trainer: public here too)
 
 

@@ -1,73 +1,51 @@
-"""Data options and schedules: augmentation on the device, D-update schedules.
-
-Augmentations act on a whole batch already on the device (one ``affine_grid`` + ``grid_sample``)
-and draw their randomness from the loop's noise generator, so a resumed run repeats them exactly.
+"""How the loop runs and what it gives back: LoopOptions (recorded in config.json under ``loop``),
+TrainResult and the Callback hooks. What a variant trains is its TrainConfig (trainers/config.py).
 """
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn.functional as F
-
-from diagnose.core.registry import Registry
-
-AUGMENTS = Registry("augmentation")
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
-def _affine(x: torch.Tensor, value_range, gen: torch.Generator, max_deg: float,
-            max_shift: float, flip: bool = False) -> torch.Tensor:
-    """Random rotation (+-max_deg), translation (+-max_shift px) and optional h-flip per sample.
+@dataclass(frozen=True)
+class LoopOptions:
+    """How to run (not what to train); recorded in config.json under ``loop``."""
 
-    Pixels that come from outside the image are black (the range's low end), as torchvision's
-    RandomRotation fills with 0 on [0, 1] images.
-    """
-    n, dev = x.shape[0], x.device
-    u = torch.rand(n, 3, generator=gen, device=dev) * 2 - 1
-    ang = u[:, 0] * math.radians(max_deg)
-    h, w = x.shape[-2:]
-    tx, ty = u[:, 1] * (2 * max_shift / w), u[:, 2] * (2 * max_shift / h)
-    cos, sin = ang.cos(), ang.sin()
-    sx = torch.ones(n, device=dev)
-    if flip:
-        sx = torch.where(torch.rand(n, generator=gen, device=dev) < 0.5, -sx, sx)
-    theta = torch.stack([torch.stack([cos * sx, -sin, tx], 1), torch.stack([sin * sx, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    lo = float(value_range[0]) if value_range else 0.0
-    return F.grid_sample(x - lo, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + lo
+    compile: bool = False      # torch.compile G and D (CUDA: faster after warm-up; same maths)
+    bf16: bool = False         # bf16 autocast (CUDA, or a CPU with avx512_bf16/AMX); off by default:
+                               # it changes the numerics
+    channels_last: bool = True  # on CPU, 4-d weights in NHWC order: oneDNN's fast layout, same maths
+                                # up to float rounding (CUDA keeps NCHW: not measured there yet)
+    progress: bool = True      # tqdm bar on stderr
+    flush_every: int = 100     # Monitor: logged steps per batched conversion + write
+    postfix_every: int = 50    # steps between progress-bar loss updates (each costs one sync)
+    batchnorm: str = "sync"    # data-parallel runs only: "sync" = BatchNorm statistics over the global
+                               # batch (what one process computes), "local" = over each rank's shard
 
 
-@AUGMENTS.register("none")
-def no_augment(x, value_range, gen):
-    """No augmentation."""
-    return x
+@dataclass
+class TrainResult:
+    """What :func:`trainers.loop.train` returns."""
+
+    run_dir: Path
+    steps: int            # last step done in this process
+    total_steps: int      # the run's budget
+    seconds: float        # wall time of this call, data loading included
+    device: str
+    config: dict = field(default_factory=dict)
 
 
-@AUGMENTS.register("rotate20")
-def rotate20(x, value_range, gen):
-    """RandomRotation(-20, 20) as report 003's pipeline, done on the batch on the device."""
-    return _affine(x, value_range, gen, max_deg=20.0, max_shift=0.0)
+class Callback:
+    """Hooks into the loop; subclass and override what you need (all default to no-ops)."""
 
+    def on_start(self, trainer) -> None:
+        """Before the first step of this process."""
 
-@AUGMENTS.register("shift_rotate")
-def shift_rotate(x, value_range, gen):
-    """Rotation +-10 degrees and shift +-2 px: the 'data augmentation' fix tried in report 000."""
-    return _affine(x, value_range, gen, max_deg=10.0, max_shift=2.0)
+    def on_step_end(self, trainer, step: int, logs: dict) -> None:
+        """After each step; ``logs`` holds 0-d tensors (calling .item() here costs a sync)."""
 
+    def on_snapshot(self, trainer, step: int) -> None:
+        """After each snapshot."""
 
-def augment(name: str):
-    """The augmentation function registered as ``name``: f(x, value_range, generator) -> x."""
-    return AUGMENTS.get(name)
-
-
-class DEveryN:
-    """Train D on steps 1, 1+n, 1+2n, ... and G on every step (report 004 trial 3, n = 2)."""
-
-    def __init__(self, n: int = 1):
-        if n < 1:
-            raise ValueError("d_every must be >= 1")
-        self.n = int(n)
-
-    def train_d(self, step: int) -> bool:
-        """Whether D is updated at ``step`` (1-based)."""
-        return (step - 1) % self.n == 0
+    def on_end(self, trainer, step: int) -> None:
+        """After the last step of this process."""

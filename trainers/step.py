@@ -16,10 +16,31 @@ import torch.nn as nn
 
 from diagnose.runs import series as S
 from trainers.config import TrainConfig
-from trainers.loop_support import LoopOptions, grad_norm
+from trainers.options import LoopOptions
 from trainers.losses import adversarial_loss, feature_matching
 from trainers.models import init_weights
-from trainers.options import DEveryN, augment
+from trainers.augment import augment
+
+
+class DEveryN:
+    """Train D on steps 1, 1+n, 1+2n, ... and G on every step (report 004 trial 3, n = 2)."""
+
+    def __init__(self, n: int = 1):
+        if n < 1:
+            raise ValueError("d_every must be >= 1")
+        self.n = int(n)
+
+    def train_d(self, step: int) -> bool:
+        """Whether D is updated at ``step`` (1-based)."""
+        return (step - 1) % self.n == 0
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """Total L2 norm of a module's gradients, as a 0-d tensor (no host sync)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads)
 
 
 @dataclass

@@ -136,7 +136,8 @@ def run(args):
     from diagnose.core.errors import UserError
     from trainers.experiments import get_experiment
     from trainers.loop import train
-    from trainers.loop_support import LoopOptions, load_data
+    from trainers.options import LoopOptions
+    from trainers.setup import load_data
 
     exp = get_experiment(args.exp)
     names = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else list(exp.variants)

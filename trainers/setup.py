@@ -1,59 +1,15 @@
-"""Pieces the training loop needs around the step: options, device, data, resolved config, hooks."""
+"""Setting a run up around the loop: the variant's data, the resolved config written to
+config.json, the run directory (lock, clean start) and the checks before resuming it.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 
-from diagnose.core.device import resolve_device  # noqa: F401  (the trainers' name for it)
 from diagnose.core.errors import UserError
 from trainers.config import TrainConfig
-
-
-@dataclass(frozen=True)
-class LoopOptions:
-    """How to run (not what to train); recorded in config.json under ``loop``."""
-
-    compile: bool = False      # torch.compile G and D (CUDA: faster after warm-up; same maths)
-    bf16: bool = False         # bf16 autocast (CUDA, or a CPU with avx512_bf16/AMX); off by default:
-                               # it changes the numerics
-    channels_last: bool = True  # on CPU, 4-d weights in NHWC order: oneDNN's fast layout, same maths
-                                # up to float rounding (CUDA keeps NCHW: not measured there yet)
-    progress: bool = True      # tqdm bar on stderr
-    flush_every: int = 100     # Monitor: logged steps per batched conversion + write
-    postfix_every: int = 50    # steps between progress-bar loss updates (each costs one sync)
-    batchnorm: str = "sync"    # data-parallel runs only: "sync" = BatchNorm statistics over the global
-                               # batch (what one process computes), "local" = over each rank's shard
-
-
-@dataclass
-class TrainResult:
-    """What :func:`trainers.loop.train` returns."""
-
-    run_dir: Path
-    steps: int            # last step done in this process
-    total_steps: int      # the run's budget
-    seconds: float        # wall time of this call, data loading included
-    device: str
-    config: dict = field(default_factory=dict)
-
-
-class Callback:
-    """Hooks into the loop; subclass and override what you need (all default to no-ops)."""
-
-    def on_start(self, trainer) -> None:
-        """Before the first step of this process."""
-
-    def on_step_end(self, trainer, step: int, logs: dict) -> None:
-        """After each step; ``logs`` holds 0-d tensors (calling .item() here costs a sync)."""
-
-    def on_snapshot(self, trainer, step: int) -> None:
-        """After each snapshot."""
-
-    def on_end(self, trainer, step: int) -> None:
-        """After the last step of this process."""
+from trainers.options import LoopOptions
 
 
 def load_data(cfg: TrainConfig, data_root: str | None, seed: int = 0):
@@ -110,14 +66,6 @@ def resolve_config(cfg: TrainConfig, ds, device: torch.device, *, experiment: st
         "snapshot_every": cfg.snapshot_every, "latent_shape": None,
         "loop": dataclasses.asdict(options), "train": cfg.to_dict(), **(extra or {}),
     }
-
-
-def grad_norm(module: nn.Module) -> torch.Tensor:
-    """Total L2 norm of a module's gradients, as a 0-d tensor (no host sync)."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.nn.utils.get_total_norm(grads)
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
