@@ -53,7 +53,7 @@ from trainers.losses import MinibatchDiscrimination
 from trainers.options import Callback, LoopOptions, TrainResult
 from trainers.setup import (acquire_run, check_resumable, clean_run_dir, last_checkpoint, load_data,
                             resolve_config)
-from trainers.step import Nets, Trainer, read_checkpoint
+from trainers.step import Nets, Trainer, read_checkpoint, run_steps
 
 BATCHNORM_MODES = ("sync", "local")
 _SWEEP = {"on": False}
@@ -296,8 +296,6 @@ def train_ddp(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custo
     Rank 0 alone touches the run directory; ``evaluate`` runs on rank 0 at each snapshot;
     ``callbacks`` run on every rank.
     """
-    from tqdm.auto import tqdm
-
     t0 = time.time()
     dev = dd.init(device)
     main = dd.is_main()
@@ -343,46 +341,9 @@ def train_ddp(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custo
                       latent_shape=tr.latent_shape, value_range=cfg.g_output_range or (-1.0, 1.0),
                       kind=ds.kind, centres=ds.centres.cpu() if ds.centres is not None else None,
                       flush_every=options.flush_every, quiet=not options.progress)
-    snap_every = max(1, int(config["snapshot_every"]))
-    opts = {"g": tr.opt_g, "d": tr.opt_d}
-
-    def snapshot(step: int, checkpoint: bool = True) -> None:
-        saved = torch.get_rng_state()
-        state = tr.state() if checkpoint else None      # collective: every rank's RNG
-        mon.snapshot(step, tr.nets.G, tr.nets.D, optimizers=opts, state=state,
-                     checkpoint=checkpoint, evaluate=evaluate)
-        torch.set_rng_state(saved)
-        for cb in callbacks:
-            cb.on_snapshot(tr, step)
-
-    bar = tqdm(total=total, initial=start, desc=f"{experiment}/{variant} x{world}", unit="step",
-               file=sys.stderr, disable=not options.progress, dynamic_ncols=True, mininterval=0.5)
-    done = start
-    ok = False
-    try:
-        for cb in callbacks:
-            cb.on_start(tr)
-        if start == 0:
-            snapshot(0, checkpoint=False)
-        for step in range(start + 1, total + 1):
-            logs = tr.step(step)
-            mon.log(step, **logs)
-            done = step
-            for cb in callbacks:
-                cb.on_step_end(tr, step, logs)
-            bar.update(1)
-            if main and step % options.postfix_every == 0:
-                bar.set_postfix(d=f"{float(logs['d_loss']):.3f}", g=f"{float(logs['g_loss']):.3f}",
-                                Dx=f"{float(logs['d_real']):.2f}", DGz=f"{float(logs['d_fake']):.2f}")
-            if step % snap_every == 0 or step == total:
-                snapshot(step)
-            if mon.should_stop or (stop_after is not None and step >= stop_after):
-                break
-        for cb in callbacks:
-            cb.on_end(tr, done)
-        ok = True
-    finally:
-        bar.close()
-        mon.close(collective=ok)
+    done = run_steps(tr, mon, start=start, total=total, snap_every=max(1, int(config["snapshot_every"])),
+                     evaluate=evaluate, callbacks=callbacks, stop_after=stop_after, options=options,
+                     desc=f"{experiment}/{variant} x{world}", postfix=main,
+                     close=lambda ok: mon.close(collective=ok))
     return TrainResult(run_dir=run_dir, steps=done, total_steps=total, seconds=time.time() - t0,
                        device=str(dev), config=config)

@@ -9,7 +9,6 @@ the noise generator and the global RNG, so ``resume=True`` repeats an uninterrup
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,7 +20,7 @@ from trainers.config import TrainConfig
 from trainers.options import Callback, LoopOptions, TrainResult
 from trainers.setup import (acquire_run, check_resumable, clean_run_dir, last_checkpoint, load_data,
                             resolve_config)
-from trainers.step import Trainer, read_checkpoint  # noqa: F401  (Trainer: public here too)
+from trainers.step import Trainer, read_checkpoint, run_steps  # noqa: F401  (Trainer: public here too)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", variant: str = "run",
@@ -84,46 +83,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, experiment: str = "custom", 
     except BaseException:
         lock.release()
         raise
-    snap_every = max(1, int(config["snapshot_every"]))
-    opts = {"g": tr.opt_g, "d": tr.opt_d}
-
-    def snapshot(step: int, checkpoint: bool = True) -> None:
-        # Grids and evaluation may draw random numbers (dropout in G): keep training RNG untouched.
-        saved = torch.get_rng_state()
-        mon.snapshot(step, tr.nets.G, tr.nets.D, optimizers=opts, state=tr.state(),
-                     checkpoint=checkpoint, evaluate=evaluate)
-        torch.set_rng_state(saved)
-        for cb in callbacks:
-            cb.on_snapshot(tr, step)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, initial=start, desc=f"{experiment}/{variant}", unit="step", file=sys.stderr,
-               disable=not options.progress, dynamic_ncols=True, mininterval=0.5)
-    done = start
-    try:
-        for cb in callbacks:
-            cb.on_start(tr)
-        if start == 0:
-            snapshot(0, checkpoint=False)
-        for step in range(start + 1, total + 1):
-            logs = tr.step(step)
-            mon.log(step, **logs)
-            done = step
-            for cb in callbacks:
-                cb.on_step_end(tr, step, logs)
-            bar.update(1)
-            if step % options.postfix_every == 0:     # one sync every N steps, not per step
-                bar.set_postfix(d=f"{float(logs['d_loss']):.3f}", g=f"{float(logs['g_loss']):.3f}",
-                                Dx=f"{float(logs['d_real']):.2f}", DGz=f"{float(logs['d_fake']):.2f}")
-            if step % snap_every == 0 or step == total:
-                snapshot(step)
-            if mon.should_stop or (stop_after is not None and step >= stop_after):
-                break
-        for cb in callbacks:
-            cb.on_end(tr, done)
-    finally:
-        bar.close()
-        mon.close()
+    done = run_steps(tr, mon, start=start, total=total, snap_every=max(1, int(config["snapshot_every"])),
+                     evaluate=evaluate, callbacks=callbacks, stop_after=stop_after, options=options,
+                     desc=f"{experiment}/{variant}")
     return TrainResult(run_dir=run_dir, steps=done, total_steps=total, seconds=time.time() - t0,
                        device=str(dev), config=config)

@@ -204,3 +204,57 @@ def read_checkpoint(path: Path, device) -> dict:
     if not isinstance(ckpt, dict) or "generator" not in ckpt:
         raise UserError(f"cannot resume from checkpoint {path}: not a gan-diagnose training checkpoint")
     return ckpt
+
+
+def run_steps(tr: "Trainer", mon, *, start: int, total: int, snap_every: int, evaluate, callbacks,
+              stop_after: int | None, options: LoopOptions, desc: str, postfix: bool = True,
+              close=None) -> int:
+    """The loop both trainers share: steps ``start + 1 .. total`` of ``tr`` logged to ``mon``,
+    a snapshot every ``snap_every`` steps and at the end (a grid at step 0 on a fresh start),
+    callbacks, the progress bar; stops early when ``mon.should_stop`` or at ``stop_after``.
+    ``close(ok)`` closes the monitor (default ``mon.close()``); returns the last step done."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    opts = {"g": tr.opt_g, "d": tr.opt_d}
+
+    def snapshot(step: int, checkpoint: bool = True) -> None:
+        # Grids and evaluation may draw random numbers (dropout in G): keep training RNG untouched.
+        saved = torch.get_rng_state()
+        state = tr.state() if checkpoint else None     # data-parallel: collective (every rank's RNG)
+        mon.snapshot(step, tr.nets.G, tr.nets.D, optimizers=opts, state=state,
+                     checkpoint=checkpoint, evaluate=evaluate)
+        torch.set_rng_state(saved)
+        for cb in callbacks:
+            cb.on_snapshot(tr, step)
+
+    bar = tqdm(total=total, initial=start, desc=desc, unit="step", file=sys.stderr,
+               disable=not options.progress, dynamic_ncols=True, mininterval=0.5)
+    done, ok = start, False
+    try:
+        for cb in callbacks:
+            cb.on_start(tr)
+        if start == 0:
+            snapshot(0, checkpoint=False)
+        for step in range(start + 1, total + 1):
+            logs = tr.step(step)
+            mon.log(step, **logs)
+            done = step
+            for cb in callbacks:
+                cb.on_step_end(tr, step, logs)
+            bar.update(1)
+            if postfix and step % options.postfix_every == 0:     # one sync every N steps
+                bar.set_postfix(d=f"{float(logs[S.D_LOSS]):.3f}", g=f"{float(logs[S.G_LOSS]):.3f}",
+                                Dx=f"{float(logs[S.D_REAL]):.2f}", DGz=f"{float(logs[S.D_FAKE]):.2f}")
+            if step % snap_every == 0 or step == total:
+                snapshot(step)
+            if mon.should_stop or (stop_after is not None and step >= stop_after):
+                break
+        for cb in callbacks:
+            cb.on_end(tr, done)
+        ok = True
+    finally:
+        bar.close()
+        (close or (lambda _ok: mon.close()))(ok)
+    return done
