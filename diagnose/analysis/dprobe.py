@@ -110,12 +110,12 @@ def probe_applicable(config: dict | None) -> bool:
     """Whether a run with this config can be probed: MNIST / stacked-mnist images, a D the config
     describes, and real and fake fed to D as separate batches (the leak needs batches of one
     kind; a run that fed mixed batches, or a user's run that does not say, is not probed)."""
-    config = config or {}
-    ds = config.get("dataset") or {}
-    if not isinstance(ds, dict) or ds.get("name") not in ("mnist", "stacked-mnist") \
-            or not config.get("discriminator"):
+    from diagnose.runs.checkpoint import ConfigView
+
+    view = ConfigView(config)
+    if view.dataset_name not in ("mnist", "stacked-mnist") or not view.config.get("discriminator"):
         return False
-    return not (config.get("data") or {}).get("joint_batch")
+    return not view.joint_batch
 
 
 def probe_modules(G, D, config: dict, *, latent_shape, device: str = "cpu", data_root=None,
@@ -128,11 +128,14 @@ def probe_modules(G, D, config: dict, *, latent_shape, device: str = "cpu", data
 
     if not probe_applicable(config) or not _has_batchnorm(D):
         return None
-    ds = config["dataset"]
+    from diagnose.runs.checkpoint import ConfigView
+
+    view = ConfigView(config)
+    ds = view.dataset
     batch = int(config.get("batch") or 64)
     n = MAX_BATCHES * batch
     shape = ds.get("shape") or []
-    data = load_dataset(ds["name"], data_root=data_root, value_range=tuple(ds.get("value_range") or (-1, 1)),
+    data = load_dataset(view.dataset_name, data_root=data_root, value_range=view.value_range or (-1, 1),
                         resolution=shape[-1] if len(shape) == 3 else None, size=ds.get("size"), seed=seed)
     if len(data) < n:
         return None

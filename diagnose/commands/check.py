@@ -95,10 +95,9 @@ def _data_range(text: str | None, config: dict | None):
         if not hi > lo:
             raise UserError(f"--data-range: HI must exceed LO, got {text!r}")
         return (lo, hi)
-    ds = (config or {}).get("dataset")
-    if isinstance(ds, dict) and ds.get("value_range"):
-        return tuple(float(v) for v in ds["value_range"])
-    return None
+    from diagnose.runs.checkpoint import ConfigView
+
+    return ConfigView(config).value_range
 
 
 def parse_fail_on(text: str | None):
