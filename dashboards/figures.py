@@ -5,6 +5,8 @@ Long series are decimated here (min/max per bucket, see :mod:`dashboards.decimat
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from typing import Mapping, Sequence
 
@@ -110,9 +112,13 @@ def flag_steps(flag: Mapping) -> tuple[float, float] | None:
     return (a, b) if math.isfinite(a) and math.isfinite(b) else None
 
 
-def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tuple[float, float],
-               span: float, legend: bool, secondary_spec: bool = False) -> None:
-    # A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
+def _flag_traces(flags: Sequence[Mapping], y_range: tuple[float, float], span: float,
+                 legend: bool, xref: str, yref: str) -> list[dict]:
+    """Each flag with a step range as a filled polygon on one subplot (plain trace dicts).
+
+    A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
+    """
+    out = []
     for f in flags:
         steps = flag_steps(f)
         if steps is None:
@@ -121,12 +127,12 @@ def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tupl
         xs, ys = flag_shape_xy(steps, *y_range, min_width=max(span * 0.004, 1.0))
         text = f"<b>{f.get('code')}</b> ({f.get('severity', 'warn')}, steps {steps[0]:g}-{steps[1]:g})" \
                f"<br>{f.get('summary', '')}"
-        kw = {"secondary_y": False} if secondary_spec else {}
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
-            mode="lines", hoveron="fills", hoverinfo="text", text=text,
-            name=f"flag: {f.get('code')}", legendgroup=f"flag-{f.get('code')}",
-            showlegend=legend), row=row, col=1, **kw)
+        out.append({"type": "scatter", "x": xs, "y": ys, "fill": "toself",
+                    "fillcolor": _rgba(color, 0.18), "line": {"width": 0}, "mode": "lines",
+                    "hoveron": "fills", "hoverinfo": "text", "text": text,
+                    "name": f"flag: {f.get('code')}", "legendgroup": f"flag-{f.get('code')}",
+                    "showlegend": legend, "xaxis": xref, "yaxis": yref})
+    return out
 
 
 def ema(y, weight: float) -> np.ndarray:
@@ -174,10 +180,41 @@ def scales_differ(a, b, factor: float = 5.0) -> bool:
     return max(ma) / min(ma) > factor
 
 
-def _yref(fig: go.Figure, row: int, secondary: bool = False) -> str:
-    """'y', 'y3', ... of a subplot's (secondary) y axis, read from the figure's grid."""
-    sub = fig.get_subplot(row, 1, secondary_y=secondary) if secondary else fig.get_subplot(row, 1)
-    return sub.yaxis.plotly_name.replace("axis", "")
+@functools.lru_cache(maxsize=64)
+def _grid(titles: tuple[str, ...], secondary_row: int | None, vertical_spacing: float
+          ) -> tuple[str, tuple[tuple[str, str, str | None], ...]]:
+    """The layout of a one-column shared-x subplot grid (plotly_white), as JSON, and each row's
+    (x axis, y axis, secondary y axis) references ("x2", "y3", ...).
+
+    Built once per shape with make_subplots, then reused: make_subplots and plotly's validation
+    of every property were most of the dynamics figure's build time.
+    """
+    specs = [[{"secondary_y": i == secondary_row}] for i in range(1, len(titles) + 1)]
+    fig = make_subplots(rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=vertical_spacing,
+                        subplot_titles=list(titles), specs=specs)
+    fig.update_layout(template="plotly_white")
+    refs = []
+    for i in range(1, len(titles) + 1):
+        sub = fig.get_subplot(i, 1)
+        sec = fig.get_subplot(i, 1, secondary_y=True).yaxis.plotly_name if i == secondary_row else None
+        refs.append((sub.xaxis.plotly_name.replace("axis", ""), sub.yaxis.plotly_name.replace("axis", ""),
+                     sec.replace("axis", "") if sec else None))
+    return json.dumps(fig.layout.to_plotly_json()), tuple(refs)
+
+
+def _axis_key(ref: str) -> str:
+    """Layout key of an axis reference: "y3" -> "yaxis3", "x" -> "xaxis"."""
+    return ref[0] + "axis" + ref[1:]
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """A go.Figure from plain trace and layout dicts, without plotly's per-property validation.
+
+    Every dict here is built by this module with valid plotly keys (the unit tests draw them in a
+    browser and read them back), so the validation that costs tens of milliseconds per trace
+    buys nothing. The result is an ordinary go.Figure (``fig.data[0].name`` etc. work).
+    """
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (), *,
@@ -212,19 +249,22 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
         split_axes = scales_differ(series["d_loss"][1], series["g_loss"][1])
     split = bool(split_axes and loss_row and "g_loss" in rows[loss_row - 1][1]
                  and len(rows[loss_row - 1][1]) > 1)
-    specs = [[{"secondary_y": split and i == loss_row}] for i in range(1, len(rows) + 1)]
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[r[0] for r in rows], specs=specs)
+    titles = tuple(r[0] for r in rows)
+    skeleton, refs_of = _grid(titles, loss_row if split else None, 0.06)
+    layout = json.loads(skeleton)  # a fresh copy of the cached grid
     all_x = [np.asarray(series[n][0], float) for _, names, _ in rows for n in names]
     span = max((float(x[-1] - x[0]) for x in all_x if len(x)), default=1.0) or 1.0
     smoothing = float(smoothing or 0.0)
     color_i = 0
-    traces, shapes, notes = [], [], list(fig.layout.annotations)
+    traces, flag_traces, shapes = [], [], []
+    notes = layout.get("annotations", [])
     for i, (_, names, refs) in enumerate(rows, start=1):
+        xref, yref, y2ref = refs_of[i - 1]
         ys = []
         for n in names:
             secondary = split and i == loss_row and n == "g_loss"
             label = LABELS.get(n, n) + (" (right axis)" if secondary else "")
+            axes = {"xaxis": xref, "yaxis": y2ref if secondary else yref}
             color = _PALETTE[color_i % 10]
             color_i += 1
             x_full, y_full = (np.asarray(v, float) for v in series[n])
@@ -241,10 +281,11 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
                     x, y = minmax_decimate(x_full, y_src, buckets=b, x_range=x_range)
                 if main:
                     ys.append(y)
-                traces.append((go.Scatter(
-                    x=x, y=y, mode="lines", name=name, opacity=opacity, legendgroup=n,
-                    showlegend=main, line={"width": 1.4 if main else 1.0, "color": color},
-                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+                traces.append({
+                    "type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
+                    "opacity": opacity, "legendgroup": n, "showlegend": main,
+                    "line": {"width": 1.4 if main else 1.0, "color": color},
+                    "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + name + "</extra>", **axes})
         for label, other_series in (overlays or {}).items():
             for n in names:
                 if not len(other_series.get(n, ((), ()))[0]):
@@ -255,36 +296,33 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
                 x, y = minmax_decimate(xo, yo, buckets=buckets, x_range=x_range)
                 secondary = split and i == loss_row and n == "g_loss"
                 name = f"{label}: {LABELS.get(n, n)}"
-                traces.append((go.Scatter(
-                    x=x, y=y, mode="lines", name=name, legendgroup=f"overlay-{label}",
-                    line={"width": 1.1, "dash": "dot", "color": _PALETTE[(color_i + 3) % 10]},
-                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+                traces.append({
+                    "type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
+                    "legendgroup": f"overlay-{label}",
+                    "line": {"width": 1.1, "dash": "dot", "color": _PALETTE[(color_i + 3) % 10]},
+                    "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + name + "</extra>",
+                    "xaxis": xref, "yaxis": y2ref if secondary else yref})
                 color_i += 1
-        yref = _yref(fig, i)
         s_, n_ = reference_lines(refs, i, yref=yref)
         shapes += s_
         notes += n_
         ref_vals = np.array([v for v, _ in refs])
         y_range = _positive_range(ys + [ref_vals]) if log_y else _finite_range(ys + [ref_vals])
-        if y_range and flags:
-            _add_flags(fig, flags, i, y_range, span, legend=(i == 1),
-                       secondary_spec=split and i == loss_row)
-    # one add_traces call: adding traces one by one re-validates the figure each time
-    kw = {"secondary_ys": [sec for _, _, sec in traces]} if split else {}
-    fig.add_traces([t for t, _, _ in traces], rows=[r for _, r, _ in traces],
-                   cols=[1] * len(traces), **kw)
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_layout(height=230 * len(rows) + 60, template="plotly_white", hovermode="closest",
-                      margin={"l": 55, "r": 55 if split else 20, "t": 40, "b": 40},
-                      uirevision="dynamics", legend={"orientation": "h", "y": -0.08})
+        if y_range and flags:  # below the curves: drawn first
+            flag_traces += _flag_traces(flags, y_range, span, legend=(i == 1), xref=xref, yref=yref)
+    layout.update(shapes=shapes, annotations=notes, height=230 * len(rows) + 60,
+                  hovermode="closest", margin={"l": 55, "r": 55 if split else 20, "t": 40, "b": 40},
+                  uirevision="dynamics", legend={"orientation": "h", "y": -0.08})
     if log_y:
-        fig.update_yaxes(type="log")
+        for k in layout:
+            if k.startswith("yaxis"):
+                layout[k]["type"] = "log"
     if split:
-        fig.update_yaxes(title_text="D loss", row=loss_row, col=1, secondary_y=False)
-        fig.update_yaxes(title_text="G loss", row=loss_row, col=1, secondary_y=True,
-                         showgrid=False)
-    fig.update_xaxes(title_text="step", row=len(rows), col=1)
-    return fig
+        _, yref, y2ref = refs_of[loss_row - 1]
+        layout[_axis_key(yref)]["title"] = {"text": "D loss"}
+        layout[_axis_key(y2ref)].update(title={"text": "G loss"}, showgrid=False)
+    layout[_axis_key(refs_of[-1][0])]["title"] = {"text": "step"}
+    return _figure(flag_traces + traces, layout)
 
 
 def eval_series(evals: Sequence[Mapping]) -> dict[tuple[str, str], tuple[list, list, list]]:
