@@ -13,7 +13,7 @@ from diagnose.errors import UserError
 from dashboards import figures as F
 from dashboards.evaluate import EvalJobs
 from dashboards.panels import ComparePage, RunBrowser, RunPage
-from dashboards.panels.common import COMPARE_PREFIX, FILE_ROUTE, RUN_PREFIX
+from dashboards.panels.common import COMPARE_PREFIX, FILE_ROUTE, RUN_PREFIX, run_id_from_path
 from dashboards.panels.run_page import REAL_ROUTE
 from dashboards.store import RunStore
 
@@ -70,9 +70,22 @@ def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000,
     # Every panel's ids, so Dash can validate callbacks whose components are not on screen yet.
     app.validation_layout = html.Div([*shell, browser.layout(), run_page.layout(), compare.layout()])
 
+    def _warm(pathname) -> None:
+        # a long metrics.jsonl starts parsing while the page loads, not when its curves ask
+        run_id = run_id_from_path(pathname)
+        if run_id is not None:
+            store.warm(run_id)
+
+    @app.server.before_request
+    def _warm_on_page_request():
+        import flask
+
+        _warm(flask.request.path)  # a run page opened directly (typed, reloaded, bookmarked)
+
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def _route(pathname):
         if isinstance(pathname, str) and pathname.startswith(RUN_PREFIX):
+            _warm(pathname)  # reached by a link inside the app: no page request to hook
             return run_page.layout()
         if isinstance(pathname, str) and pathname.startswith(COMPARE_PREFIX):
             return compare.layout()
