@@ -181,24 +181,30 @@ def scales_differ(a, b, factor: float = 5.0) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _grid(titles: tuple[str, ...], secondary_row: int | None, vertical_spacing: float
-          ) -> tuple[str, tuple[tuple[str, str, str | None], ...]]:
-    """The layout of a one-column shared-x subplot grid (plotly_white), as JSON, and each row's
-    (x axis, y axis, secondary y axis) references ("x2", "y3", ...).
+def _grid(titles: tuple[str, ...], rows: int, cols: int = 1, *, vertical_spacing: float,
+          horizontal_spacing: float | None = None, shared_x: bool = True,
+          secondary_row: int | None = None) -> tuple[str, tuple[tuple[str, str, str | None], ...]]:
+    """The layout of a subplot grid (plotly_white) as JSON, and each cell's (x axis, y axis,
+    secondary y axis) references ("x2", "y3", ...), cells in row-major order.
 
     Built once per shape with make_subplots, then reused: make_subplots and plotly's validation
-    of every property were most of the dynamics figure's build time.
+    of every property were most of each figure's build time (hundreds of ms per callback).
+    secondary_row: the row (one-column grids) whose right-hand axis is a second y axis.
     """
-    specs = [[{"secondary_y": i == secondary_row}] for i in range(1, len(titles) + 1)]
-    fig = make_subplots(rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=vertical_spacing,
-                        subplot_titles=list(titles), specs=specs)
+    specs = [[{"secondary_y": r == secondary_row} for _ in range(cols)] for r in range(1, rows + 1)]
+    kw = {"horizontal_spacing": horizontal_spacing} if horizontal_spacing is not None else {}
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=shared_x, vertical_spacing=vertical_spacing,
+                        subplot_titles=list(titles), specs=specs, **kw)
     fig.update_layout(template="plotly_white")
     refs = []
-    for i in range(1, len(titles) + 1):
-        sub = fig.get_subplot(i, 1)
-        sec = fig.get_subplot(i, 1, secondary_y=True).yaxis.plotly_name if i == secondary_row else None
-        refs.append((sub.xaxis.plotly_name.replace("axis", ""), sub.yaxis.plotly_name.replace("axis", ""),
-                     sec.replace("axis", "") if sec else None))
+    for r in range(1, rows + 1):
+        for c in range(1, cols + 1):
+            sub = fig.get_subplot(r, c)
+            sec = fig.get_subplot(r, c, secondary_y=True).yaxis.plotly_name \
+                if r == secondary_row else None
+            refs.append((sub.xaxis.plotly_name.replace("axis", ""),
+                         sub.yaxis.plotly_name.replace("axis", ""),
+                         sec.replace("axis", "") if sec else None))
     return json.dumps(fig.layout.to_plotly_json()), tuple(refs)
 
 
@@ -250,7 +256,8 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
     split = bool(split_axes and loss_row and "g_loss" in rows[loss_row - 1][1]
                  and len(rows[loss_row - 1][1]) > 1)
     titles = tuple(r[0] for r in rows)
-    skeleton, refs_of = _grid(titles, loss_row if split else None, 0.06)
+    skeleton, refs_of = _grid(titles, len(titles), vertical_spacing=0.06,
+                              secondary_row=loss_row if split else None)
     layout = json.loads(skeleton)  # a fresh copy of the cached grid
     all_x = [np.asarray(series[n][0], float) for _, names, _ in rows for n in names]
     span = max((float(x[-1] - x[0]) for x in all_x if len(x)), default=1.0) or 1.0
@@ -373,23 +380,22 @@ def evals_figure(evals: Sequence[Mapping], marks: Sequence[Mapping] = ()) -> go.
     cols = min(3, len(metrics))
     nrows = -(-len(metrics) // cols)
     titles = [f"{m} [{', '.join(sorted(f for k, f in data if k == m))}]" for m in metrics]
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles,
-                        vertical_spacing=min(0.12, 0.35 / max(1, nrows)), horizontal_spacing=0.07)
-    shapes, traces, rows_, cols_ = [], [], [], []
+    skeleton, cells = _grid(tuple(titles), nrows, cols,
+                            vertical_spacing=min(0.12, 0.35 / max(1, nrows)),
+                            horizontal_spacing=0.07, shared_x=False)
+    layout = json.loads(skeleton)
+    shapes, traces = [], []
     for i, m in enumerate(metrics):
-        r, c = i // cols + 1, i % cols + 1
-        k = i + 1
-        xref, yref = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        xref, yref, _ = cells[i]
         for j, ((name, feat), (xs, ys, ns)) in enumerate(sorted((k_, v) for k_, v in data.items()
                                                                 if k_[0] == m)):
             color = _PALETTE[j % 10]
-            traces.append(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=f"{name} [{feat}]", showlegend=False,
-                customdata=[[n] for n in ns], line={"color": color}, marker={"size": 6},
-                hovertemplate="step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
-                f"{name} [{feat}]</extra>"))
-            rows_.append(r)
-            cols_.append(c)
+            traces.append({
+                "type": "scatter", "x": xs, "y": ys, "mode": "lines+markers",
+                "name": f"{name} [{feat}]", "showlegend": False, "customdata": [[n] for n in ns],
+                "line": {"color": color}, "marker": {"size": 6},
+                "hovertemplate": "step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
+                f"{name} [{feat}]</extra>", "xaxis": xref, "yaxis": yref})
             ref = refs.get((name, feat))
             if ref is not None:
                 shapes.append({"type": "line", "xref": f"{xref} domain", "x0": 0, "x1": 1,
@@ -402,16 +408,18 @@ def evals_figure(evals: Sequence[Mapping], marks: Sequence[Mapping] = ()) -> go.
                                "yref": f"{yref} domain", "y0": 0, "y1": 1,
                                "line": {"color": severity_color(mk.get("severity", "warn")),
                                         "width": 2, "dash": "dash"}})
-    fig.add_traces(traces, rows=rows_, cols=cols_)
+    notes = layout.get("annotations", [])
     if marks:  # one legend-like note: what the dashed lines are
         codes = ", ".join(sorted({str(mk.get("code")) for mk in marks}))
-        fig.add_annotation(text=f"dashed: verdict's sample check ({codes}); dotted green: real data",
-                           xref="paper", yref="paper", x=0, y=1.0, yshift=34 if nrows > 1 else 30,
-                           showarrow=False, xanchor="left", font={"size": 11, "color": "#555"})
-    fig.update_layout(shapes=shapes, height=max(260, 190 * nrows + 70), template="plotly_white",
-                      margin={"l": 50, "r": 20, "t": 60, "b": 30}, uirevision="evals")
-    fig.update_annotations(font_size=11)
-    return fig
+        notes.append({"font": {"color": "#555", "size": 11}, "showarrow": False,
+                      "text": f"dashed: verdict's sample check ({codes}); dotted green: real data",
+                      "x": 0, "xanchor": "left", "xref": "paper", "y": 1.0, "yref": "paper",
+                      "yshift": 34 if nrows > 1 else 30})
+    for note in notes:
+        note.setdefault("font", {})["size"] = 11
+    layout.update(annotations=notes, shapes=shapes, height=max(260, 190 * nrows + 70),
+                  margin={"l": 50, "r": 20, "t": 60, "b": 30}, uirevision="evals")
+    return _figure(traces, layout)
 
 
 def mode_histogram_figure(hist: Mapping | None) -> go.Figure:
@@ -461,9 +469,10 @@ def compare_figure(runs: Mapping[str, Mapping[str, Series]],
     names = [n for n in names if any(len(s.get(n, ((), ()))[0]) for s in runs.values())]
     if not names:
         return empty_figure("no metrics to compare")
-    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.05,
-                        subplot_titles=[LABELS.get(n, n) for n in names])
-    traces, trace_rows, shapes, notes = [], [], [], list(fig.layout.annotations)
+    skeleton, cells = _grid(tuple(LABELS.get(n, n) for n in names), len(names),
+                            vertical_spacing=0.05)
+    layout = json.loads(skeleton)
+    traces, shapes, notes = [], [], layout.get("annotations", [])
     for j, (label, series) in enumerate(runs.items()):
         color = _PALETTE[j % 10]
         # the legend entry goes on the first panel where this run has data
@@ -472,22 +481,23 @@ def compare_figure(runs: Mapping[str, Mapping[str, Series]],
             if not len(series.get(n, ((), ()))[0]):
                 continue
             x, y = minmax_decimate(*series[n], buckets=buckets)
-            traces.append(go.Scatter(x=x, y=y, mode="lines", name=label, legendgroup=label,
-                                     showlegend=(i == first),
-                                     line={"color": color, "width": 1.2},
-                                     hovertemplate="step %{x}<br>%{y:.4g}<extra>" + label + "</extra>"))
-            trace_rows.append(i)
+            xref, yref, _ = cells[i - 1]
+            traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": label,
+                           "legendgroup": label, "showlegend": i == first,
+                           "line": {"color": color, "width": 1.2},
+                           "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + label + "</extra>",
+                           "xaxis": xref, "yaxis": yref})
     for i, n in enumerate(names, start=1):
         refs = next((r for _, fields, r in DYNAMICS_ROWS if n in fields), ())
-        s_, n_ = reference_lines(refs, i)
+        s_, n_ = reference_lines(refs, i, yref=cells[i - 1][1])
         shapes += s_
         notes += n_
-    fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_layout(height=200 * len(names) + 80, template="plotly_white",
-                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare",
-                      legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})
+    layout.update(shapes=shapes, annotations=notes, height=200 * len(names) + 80,
+                  margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare",
+                  legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})
     if log_y:
-        fig.update_yaxes(type="log")
-    fig.update_xaxes(title_text="step", row=len(names), col=1)
-    return fig
+        for k in layout:
+            if k.startswith("yaxis"):
+                layout[k]["type"] = "log"
+    layout[_axis_key(cells[-1][0])]["title"] = {"text": "step"}
+    return _figure(traces, layout)
