@@ -11,10 +11,11 @@ measures, in one process:
              baseline parse: diagnose.runs.read_jsonl (json.loads per line)
   browser    (when chromium + chromedriver exist) page open -> verdict card shown, and -> dynamics
              plot drawn, cold server
-  --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change)
-             right after, on the same machine and load, and prints new/old ratios
+  --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change,
+             a `git worktree add` checkout) right after, on the same machine and load, and prints
+             a table of this tree / that tree ratios (wall and CPU time; below 1 = this tree faster)
 The run page draws with its defaults: EMA smoothing 0.6 (raw curve kept faint), D/G axes split
-when their scales differ. Prints times and ratios.
+when their scales differ. Prints times, ratios and the load average.
 """
 from __future__ import annotations
 
@@ -157,6 +158,10 @@ def main(argv=None) -> int:
     from dashboards import create_app
     from dashboards.panels.common import run_href
 
+    import os
+
+    print(f"load average at the start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     tmp = Path(tempfile.mkdtemp(prefix="dash-speed-"))
     run = tmp / "bench" / "long"
     run.mkdir(parents=True)
@@ -244,14 +249,32 @@ def main(argv=None) -> int:
         print(f"budgets ({name} time): cold {cold_s * 1000:.0f} < 1500 ms, callback "
               f"{warm_s * 1000:.0f} < 200 ms: {ok}")
     if args.compare_with:
-        new = {"cold": t_cold, "warm": t_warm, "zoom": t_zoom}
+        new = {"cold": t_cold, "cold_cpu": CPU["cold"], "parse": t_parse, "parse_cpu": CPU["parse"],
+               "warm": t_warm, "warm_cpu": CPU["warm"], "zoom": t_zoom, "toggle": t_toggle}
         if not args.no_browser and t_paint:
-            new["paint"] = t_paint[1]
+            new["verdict"], new["paint"] = t_paint
         compare_with(args, new)
-    print(f"load average during the run: {', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())} "
-          f"on {__import__('os').cpu_count()} cores")
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+#: What --compare-with reads from the other tree's output (its format is this script's own).
+COMPARE_ROWS = (
+    ("cold", "cold: parse + decimate + figure + JSON, wall",
+     r"cold: parse\+decimate\+figure\+json (\d+) ms wall"),
+    ("cold_cpu", "cold: the same, CPU", r"cold: parse\+decimate\+figure\+json \d+ ms wall, (\d+) ms CPU"),
+    ("parse", "parse alone, wall", r"\(parse alone (\d+) ms wall"),
+    ("parse_cpu", "parse alone, CPU", r"\(parse alone \d+ ms wall, (\d+) ms CPU"),
+    ("warm", "warm callback (HTTP), wall", r"warm callback \(HTTP, cache hit\): (\d+) ms wall"),
+    ("warm_cpu", "warm callback (HTTP), CPU",
+     r"warm callback \(HTTP, cache hit\): \d+ ms wall \((\d+) ms CPU"),
+    ("zoom", "zoom callback (1 % of steps), wall", r"zoomed to 1% of steps: (\d+) ms wall"),
+    ("toggle", "controls callback (smoothing, log y, axes), wall", r"controls callback .*?: (\d+) ms wall"),
+    ("verdict", "browser: open run page -> verdict shown", r"\(open run page -> verdict shown\): (\d+) ms"),
+    ("paint", "browser: open run page -> curves drawn", r"\(open run page -> curves drawn\): (\d+) ms"),
+)
 
 
 def compare_with(args, new: dict) -> None:
@@ -261,22 +284,23 @@ def compare_with(args, new: dict) -> None:
     import subprocess
 
     tree = Path(args.compare_with).resolve()
+    if not (tree / "benchmarks" / "dash_speed.py").is_file():
+        print(f"error: {tree} has no benchmarks/dash_speed.py", file=sys.stderr)
+        return
     cmd = [sys.executable, str(tree / "benchmarks" / "dash_speed.py"), "--steps", str(args.steps),
            "--no-json-baseline"] + (["--no-browser"] if args.no_browser else [])
     print(f"\n--- the same benchmark on {tree} (the code before), run now ---", flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, timeout=1800,
                          env={**os.environ, "PYTHONPATH": str(tree)}).stdout
     print(out.rstrip())
-    pats = {"cold": r"cold: parse\+decimate\+figure\+json (\d+) ms wall",
-            "warm": r"warm callback \(HTTP, cache hit\): (\d+) ms wall",
-            "zoom": r"zoomed to 1% of steps: (\d+) ms wall",
-            "paint": r"\(open run page -> curves drawn\): (\d+) ms"}
-    print("--- new / old (same machine, one after the other) ---")
-    for k, pat in pats.items():
+    print(f"--- this tree / {tree.name} (same machine, one after the other; < 1: this tree faster) ---")
+    print(f"{'':50} {'this':>8} {'before':>8} {'ratio':>6}")
+    for key, label, pat in COMPARE_ROWS:
         m = re.search(pat, out)
-        if m and k in new:
+        if m and key in new:
             old = float(m.group(1)) / 1000
-            print(f"{k}: new {new[k] * 1000:.0f} ms, old {old * 1000:.0f} ms, ratio {new[k] / old:.2f}")
+            ratio = f"{new[key] / old:.2f}" if old > 0 else "-"
+            print(f"{label:50} {new[key] * 1000:6.0f}ms {old * 1000:6.0f}ms {ratio:>6}")
 
 
 def _spike_in(fig_json: str) -> bool:

@@ -56,7 +56,11 @@ class Columns:
     @property
     def names(self) -> list[str]:
         """Fields present in at least one row, in file order, ``step`` excluded."""
-        return [k for k, v in self.values.items() if k != "step" and (v != ABSENT).any()]
+        hit = self._memo.get("names")
+        if hit is None:  # a scan of every column: once per parse, not once per callback
+            hit = self._memo["names"] = [k for k, v in self.values.items()
+                                         if k != "step" and (v != ABSENT).any()]
+        return list(hit)
 
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Steps and values of the rows that have ``name`` (null values stay as NaN)."""
