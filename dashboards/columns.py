@@ -237,7 +237,7 @@ def _parse_range(path: Path, start: int, names: list[str]) -> tuple[dict[str, li
             cut = buf.rfind(b"\n") + 1
             carry = buf[cut:]
             if cut:
-                cols, s = decode(memoryview(buf)[:cut])  # no copy of the 8 MB block
+                cols, s = decode(memoryview(buf)[:cut])  # no copy of the block
                 skipped += s
                 offset += cut
                 for k in names:

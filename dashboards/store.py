@@ -284,11 +284,14 @@ class RunStore:
 
         Called as soon as a run page is requested: the parse then overlaps the page's own
         round trips (HTML, layout, scripts, the first callbacks) instead of starting with the
-        curves' callback. Refused ids and cached or already-parsing logs start nothing.
+        curves' callback. Refused ids, logs small enough to parse inline (LIGHT_BYTES) and
+        cached or already-parsing logs start nothing.
         """
         try:
             m_path = self.resolve(run_id) / R.METRICS
-        except UserError:
+            if m_path.stat().st_size <= LIGHT_BYTES:
+                return False
+        except (UserError, OSError):
             return False
         with self._lock:
             if m_path in self._warming or self.metrics.peek(m_path) is not None:
