@@ -1,6 +1,7 @@
 """How fast the dashboard draws a 1,000,000-step run, against drawing it undecimated.
 
     .venv/bin/python benchmarks/dash_speed.py [--steps 1000000] [--no-browser] [--no-json-baseline]
+        [--compare-with TREE [--rounds 3]]
 
 Writes a synthetic metrics.jsonl (every Monitor field, one row per step) to a temp dir, then
 measures, in one process:
@@ -11,10 +12,12 @@ measures, in one process:
              baseline parse: diagnose.runs.read_jsonl (json.loads per line)
   browser    (when chromium + chromedriver exist) page open -> verdict card shown, and -> dynamics
              plot drawn, cold server
-  --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change)
-             right after, on the same machine and load, and prints new/old ratios
+  --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change,
+             a `git worktree add` checkout) on the same machine, alternating with this tree's
+             measurements for --rounds rounds (default 3), and prints a table of the medians'
+             ratios, this tree / that tree (wall and CPU time; below 1 = this tree faster)
 The run page draws with its defaults: EMA smoothing 0.6 (raw curve kept faint), D/G axes split
-when their scales differ. Prints times and ratios.
+when their scales differ. Prints times, ratios and the load average.
 """
 from __future__ import annotations
 
@@ -150,6 +153,8 @@ def main(argv=None) -> int:
     p.add_argument("--compare-with", metavar="TREE", default=None,
                    help="a checkout of the code before (its benchmarks/dash_speed.py is run after "
                         "this one, same steps and options) to print new/old ratios")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="with --compare-with: alternating rounds of the two trees (medians compared)")
     args = p.parse_args(argv)
 
     import plotly.io as pio
@@ -157,6 +162,10 @@ def main(argv=None) -> int:
     from dashboards import create_app
     from dashboards.panels.common import run_href
 
+    import os
+
+    print(f"load average at the start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     tmp = Path(tempfile.mkdtemp(prefix="dash-speed-"))
     run = tmp / "bench" / "long"
     run.mkdir(parents=True)
@@ -244,39 +253,98 @@ def main(argv=None) -> int:
         print(f"budgets ({name} time): cold {cold_s * 1000:.0f} < 1500 ms, callback "
               f"{warm_s * 1000:.0f} < 200 ms: {ok}")
     if args.compare_with:
-        new = {"cold": t_cold, "warm": t_warm, "zoom": t_zoom}
+        new = {"cold": t_cold, "cold_cpu": CPU["cold"], "parse": t_parse, "parse_cpu": CPU["parse"],
+               "warm": t_warm, "warm_cpu": CPU["warm"], "zoom": t_zoom, "toggle": t_toggle}
         if not args.no_browser and t_paint:
-            new["paint"] = t_paint[1]
-        compare_with(args, new)
-    print(f"load average during the run: {', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())} "
-          f"on {__import__('os').cpu_count()} cores")
+            new["verdict"], new["paint"] = t_paint
+
+        def again() -> dict:
+            """This tree's figures measured once more (cold caches again), for the next round."""
+            app.store.metrics._entries.clear()
+            app.store._small.clear()
+            got = {"cold": timed(cold, label="cold")[0], "cold_cpu": CPU["cold"]}
+            got["parse"] = timed(lambda: (app.store.metrics._entries.clear(), app.store.view(rid)),
+                                 label="parse")[0]
+            got["parse_cpu"] = CPU["parse"]
+            got["warm"] = timed(lambda: client.post("/_dash-update-component",
+                                                    json=callback_payload(path, sig)), repeat=7,
+                                label="warm")[0]
+            got["warm_cpu"] = CPU["warm"]
+            got["zoom"] = timed(lambda: client.post("/_dash-update-component",
+                                                    json=callback_payload(path, sig, zoom)), repeat=7)[0]
+            got["toggle"] = timed(lambda: client.post("/_dash-update-component", json=callback_payload(
+                path, sig, smooth=0.9, logy=["log"], split="separate")), repeat=7)[0]
+            if not args.no_browser:
+                paint = browser_paint(app, path)
+                if paint:
+                    got["verdict"], got["paint"] = paint
+            return got
+
+        compare_with(args, new, again)
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
-def compare_with(args, new: dict) -> None:
-    """Run the other tree's benchmark now (same steps, same load) and print new/old ratios."""
+#: What --compare-with reads from the other tree's output (its format is this script's own).
+COMPARE_ROWS = (
+    ("cold", "cold: parse + decimate + figure + JSON, wall",
+     r"cold: parse\+decimate\+figure\+json (\d+) ms wall"),
+    ("cold_cpu", "cold: the same, CPU", r"cold: parse\+decimate\+figure\+json \d+ ms wall, (\d+) ms CPU"),
+    ("parse", "parse alone, wall", r"\(parse alone (\d+) ms wall"),
+    ("parse_cpu", "parse alone, CPU", r"\(parse alone \d+ ms wall, (\d+) ms CPU"),
+    ("warm", "warm callback (HTTP), wall", r"warm callback \(HTTP, cache hit\): (\d+) ms wall"),
+    ("warm_cpu", "warm callback (HTTP), CPU",
+     r"warm callback \(HTTP, cache hit\): \d+ ms wall \((\d+) ms CPU"),
+    ("zoom", "zoom callback (1 % of steps), wall", r"zoomed to 1% of steps: (\d+) ms wall"),
+    ("toggle", "controls callback (smoothing, log y, axes), wall", r"controls callback .*?: (\d+) ms wall"),
+    ("verdict", "browser: open run page -> verdict shown", r"\(open run page -> verdict shown\): (\d+) ms"),
+    ("paint", "browser: open run page -> curves drawn", r"\(open run page -> curves drawn\): (\d+) ms"),
+)
+
+
+def compare_with(args, new: dict, again) -> None:
+    """Run the other tree's benchmark now (same steps, same load) and print new/old ratios.
+
+    ``--rounds`` rounds alternate the two trees (this, other, this, other, ...) so a change of
+    load on the shared machine falls on both; the table gives each tree's median.
+    """
     import os
     import re
     import subprocess
 
     tree = Path(args.compare_with).resolve()
+    if not (tree / "benchmarks" / "dash_speed.py").is_file():
+        print(f"error: {tree} has no benchmarks/dash_speed.py", file=sys.stderr)
+        return
     cmd = [sys.executable, str(tree / "benchmarks" / "dash_speed.py"), "--steps", str(args.steps),
            "--no-json-baseline"] + (["--no-browser"] if args.no_browser else [])
-    print(f"\n--- the same benchmark on {tree} (the code before), run now ---", flush=True)
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, timeout=1800,
-                         env={**os.environ, "PYTHONPATH": str(tree)}).stdout
-    print(out.rstrip())
-    pats = {"cold": r"cold: parse\+decimate\+figure\+json (\d+) ms wall",
-            "warm": r"warm callback \(HTTP, cache hit\): (\d+) ms wall",
-            "zoom": r"zoomed to 1% of steps: (\d+) ms wall",
-            "paint": r"\(open run page -> curves drawn\): (\d+) ms"}
-    print("--- new / old (same machine, one after the other) ---")
-    for k, pat in pats.items():
-        m = re.search(pat, out)
-        if m and k in new:
-            old = float(m.group(1)) / 1000
-            print(f"{k}: new {new[k] * 1000:.0f} ms, old {old * 1000:.0f} ms, ratio {new[k] / old:.2f}")
+    mine = {k: [v] for k, v in new.items()}
+    theirs: dict[str, list[float]] = {}
+    for r in range(args.rounds):
+        if r:
+            for k, v in again().items():
+                mine.setdefault(k, []).append(v)
+        print(f"\n--- round {r + 1}: the same benchmark on {tree} (the code before), run now "
+              f"(load {os.getloadavg()[0]:.1f}) ---", flush=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, timeout=1800,
+                             env={**os.environ, "PYTHONPATH": str(tree)}).stdout
+        print(out.rstrip())
+        for key, _, pat in COMPARE_ROWS:
+            m = re.search(pat, out)
+            if m:
+                theirs.setdefault(key, []).append(float(m.group(1)) / 1000)
+    print(f"--- this tree / {tree.name}: medians of {args.rounds} alternating round(s) on the same "
+          f"machine (< 1: this tree faster) ---")
+    print(f"{'':50} {'this':>8} {'before':>8} {'ratio':>6}")
+    for key, label, _ in COMPARE_ROWS:
+        if mine.get(key) and theirs.get(key):
+            a, b = statistics.median(mine[key]), statistics.median(theirs[key])
+            ratio = f"{a / b:.2f}" if b > 0 else "-"
+            print(f"{label:50} {a * 1000:6.0f}ms {b * 1000:6.0f}ms {ratio:>6}")
+            print(f"{'':50} (this: {', '.join(f'{v * 1000:.0f}' for v in mine[key])}; before: "
+                  f"{', '.join(f'{v * 1000:.0f}' for v in theirs[key])})")
 
 
 def _spike_in(fig_json: str) -> bool:

@@ -13,7 +13,7 @@ from diagnose.core.errors import UserError
 from dashboards import figures as F
 from dashboards.evaluate import EvalJobs
 from dashboards.panels import ComparePage, RunBrowser, RunPage
-from dashboards.panels.common import COMPARE_PREFIX, FILE_ROUTE, RUN_PREFIX
+from dashboards.panels.common import COMPARE_PREFIX, FILE_ROUTE, RUN_PREFIX, run_id_from_path
 from dashboards.panels.run_page import REAL_ROUTE
 from dashboards.store import RunStore
 
@@ -70,9 +70,22 @@ def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000,
     # Every panel's ids, so Dash can validate callbacks whose components are not on screen yet.
     app.validation_layout = html.Div([*shell, browser.layout(), run_page.layout(), compare.layout()])
 
+    def _warm(pathname) -> None:
+        # a long metrics.jsonl starts parsing while the page loads, not when its curves ask
+        run_id = run_id_from_path(pathname)
+        if run_id is not None:
+            store.warm(run_id)
+
+    @app.server.before_request
+    def _warm_on_page_request():
+        import flask
+
+        _warm(flask.request.path)  # a run page opened directly (typed, reloaded, bookmarked)
+
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def _route(pathname):
         if isinstance(pathname, str) and pathname.startswith(RUN_PREFIX):
+            _warm(pathname)  # reached by a link inside the app: no page request to hook
             return run_page.layout()
         if isinstance(pathname, str) and pathname.startswith(COMPARE_PREFIX):
             return compare.layout()
@@ -127,11 +140,15 @@ def create_app(runs_root: str | os.PathLike, *, refresh_ms: int = 2000,
         resp.headers["Cache-Control"] = "max-age=3600"
         return resp
 
-    # Plotly builds its validators lazily (~0.5 s on first use) and scipy's filter module loads on
-    # the first smoothing: pay both now, not on the first page a person opens.
-    F.dynamics_figure({"d_loss": ([0, 1], [0.0, 1.0]), "g_loss": ([0, 1], [5.0, 9.0]),
-                       "d_real": ([0, 1], [0.5, 0.5])},
-                      [{"code": "healthy", "severity": "info", "steps": [0, 1]}], smoothing=0.6)
+    # Plotly builds its validators lazily (~0.5 s on first use), scipy's filter module loads on
+    # the first smoothing, and each subplot grid is built once (figures._grid): pay these now,
+    # for the grids of Monitor's fields with and without split D/G axes, not on the first page
+    # a person opens.
+    monitor = {n: ([0, 1], [0.5, 1.0]) for n in ("d_loss", "d_real", "d_fake", "grad_norm_d",
+                                                 "grad_norm_g")}
+    for g_loss in ([5.0, 9.0], [0.5, 1.0]):  # G's scale far from D's (split axes), then alike
+        F.dynamics_figure({**monitor, "g_loss": ([0, 1], g_loss)},
+                          [{"code": "healthy", "severity": "info", "steps": [0, 1]}], smoothing=0.6)
     app.store = store  # for tests and the benchmark
     app.jobs = jobs
     app.panels = {"browser": browser, "run": run_page, "compare": compare}

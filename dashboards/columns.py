@@ -35,7 +35,9 @@ from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
 ABSENT = -1.2345678e307
 #: Bookkeeping fields no view plots: not decoded at all (a third of the parse time saved).
 SKIP_FIELDS = frozenset({"epoch", "time", "lr_d", "lr_g"})
-_CHUNK = 8 << 20          # bytes decoded per call: bounds the transient struct objects
+#: Bytes decoded per call. It bounds the transient struct objects and how long one C call holds
+#: the GIL (a few ms), so other requests (the verdict card) are served while a long log parses.
+_CHUNK = 1 << 20
 _PROBE = 64 << 10         # bytes read at the head and tail of a file to discover its fields
 
 
@@ -54,7 +56,11 @@ class Columns:
     @property
     def names(self) -> list[str]:
         """Fields present in at least one row, in file order, ``step`` excluded."""
-        return [k for k, v in self.values.items() if k != "step" and (v != ABSENT).any()]
+        hit = self._memo.get("names")
+        if hit is None:  # a scan of every column: once per parse, not once per callback
+            hit = self._memo["names"] = [k for k, v in self.values.items()
+                                         if k != "step" and (v != ABSENT).any()]
+        return list(hit)
 
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Steps and values of the rows that have ``name`` (null values stay as NaN)."""
@@ -183,6 +189,7 @@ class _Decoders:
                     for k in self.names}, 0
         except self.err:
             pass
+        buf = bytes(buf)  # the slow paths split it: a memoryview cannot
         skipped = 0
         try:
             rows = self.null.decode_lines(buf)
@@ -226,7 +233,7 @@ def _parse_range(path: Path, start: int, names: list[str]) -> tuple[dict[str, li
             cut = buf.rfind(b"\n") + 1
             carry = buf[cut:]
             if cut:
-                cols, s = decode(buf[:cut])
+                cols, s = decode(memoryview(buf)[:cut])  # no copy of the block
                 skipped += s
                 offset += cut
                 for k in names:
@@ -252,7 +259,8 @@ class MetricsCache:
     def __init__(self, max_entries: int = 16):
         self.max_entries = max_entries
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _entries only, never held during a parse
+        self._parsing: dict[Path, threading.Lock] = {}
 
     def peek(self, path: str | os.PathLike) -> Columns | None:
         """The cached columns of ``path`` if they match the file as it is now, else None."""
@@ -266,26 +274,49 @@ class MetricsCache:
             ok = e is not None and (e.size, e.mtime_ns) == (st.st_size, st.st_mtime_ns)
             return e.columns if ok else None
 
+    def _fresh(self, path: Path, st: os.stat_result) -> Columns | None:
+        """The cached columns when they match ``st`` (call with the cache's lock held)."""
+        e = self._entries.get(path)
+        if e is not None and (e.size, e.mtime_ns) == (st.st_size, st.st_mtime_ns):
+            self._entries.move_to_end(path)
+            return e.columns
+        return None
+
     def get(self, path: str | os.PathLike) -> Columns:
-        """Columns of ``path`` (empty when the file is missing); parses only what changed."""
+        """Columns of ``path`` (empty when the file is missing); parses only what changed.
+
+        One parse per file at a time, and outside the cache's own lock: a thread that asks for
+        another file's columns, or only peeks, does not wait for a million-line parse.
+        """
         path = Path(path)
         try:
             st = path.stat()
         except OSError:
             return Columns()
         with self._lock:
-            e = self._entries.get(path)
-            if e is not None and (e.size, e.mtime_ns) == (st.st_size, st.st_mtime_ns):
-                self._entries.move_to_end(path)
-                return e.columns
+            hit = self._fresh(path, st)
+            if hit is not None:
+                return hit
+            parsing = self._parsing.setdefault(path, threading.Lock())
+        with parsing:
+            try:
+                st = path.stat()
+            except OSError:
+                return Columns()
+            with self._lock:
+                hit = self._fresh(path, st)  # parsed by the thread this one waited for
+                e = self._entries.get(path)
+            if hit is not None:
+                return hit
             if e is not None and st.st_size >= e.offset:
                 e = self._extend(path, e, st)
             else:
                 e = self._full(path, st)
-            self._entries[path] = e
-            self._entries.move_to_end(path)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            with self._lock:
+                self._entries[path] = e
+                self._entries.move_to_end(path)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
             return e.columns
 
     def _full(self, path: Path, st: os.stat_result) -> _Entry:
@@ -308,11 +339,11 @@ class MetricsCache:
         if set(_numeric_keys(new)) - set(e.names) - SKIP_FIELDS:  # a new field appeared: read everything again
             return self._full(path, st)
         parts, skipped, offset = _parse_range(path, e.offset, e.names)
+        # a new entry, not the cached one changed in place: peek() may be reading that one now
+        merged = {}
         for k in e.names:
-            e.parts[k].extend(parts[k])
-            if len(e.parts[k]) > 1:  # keep one array per column so later appends stay cheap
-                e.parts[k] = [np.concatenate(e.parts[k])]
-        e.skipped += skipped
-        e.size, e.mtime_ns, e.offset = st.st_size, st.st_mtime_ns, offset
-        e.columns = _assemble(e.parts, e.skipped)
-        return e
+            arrays = e.parts[k] + parts[k]
+            # keep one array per column so later appends stay cheap
+            merged[k] = [np.concatenate(arrays)] if len(arrays) > 1 else arrays
+        return _Entry(st.st_size, st.st_mtime_ns, offset, e.names, merged, e.skipped + skipped,
+                      _assemble(merged, e.skipped + skipped))

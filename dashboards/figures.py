@@ -5,6 +5,8 @@ Long series are decimated here (min/max per bucket, see :mod:`dashboards.decimat
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from typing import Mapping, Sequence
 
@@ -110,9 +112,13 @@ def flag_steps(flag: Mapping) -> tuple[float, float] | None:
     return (a, b) if math.isfinite(a) and math.isfinite(b) else None
 
 
-def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tuple[float, float],
-               span: float, legend: bool, secondary_spec: bool = False) -> None:
-    # A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
+def _flag_traces(flags: Sequence[Mapping], y_range: tuple[float, float], span: float,
+                 legend: bool, xref: str, yref: str) -> list[dict]:
+    """Each flag with a step range as a filled polygon on one subplot (plain trace dicts).
+
+    A filled scatter polygon, not a layout shape: shapes cannot carry hover text.
+    """
+    out = []
     for f in flags:
         steps = flag_steps(f)
         if steps is None:
@@ -121,12 +127,12 @@ def _add_flags(fig: go.Figure, flags: Sequence[Mapping], row: int, y_range: tupl
         xs, ys = flag_shape_xy(steps, *y_range, min_width=max(span * 0.004, 1.0))
         text = f"<b>{f.get('code')}</b> ({f.get('severity', 'warn')}, steps {steps[0]:g}-{steps[1]:g})" \
                f"<br>{f.get('summary', '')}"
-        kw = {"secondary_y": False} if secondary_spec else {}
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
-            mode="lines", hoveron="fills", hoverinfo="text", text=text,
-            name=f"flag: {f.get('code')}", legendgroup=f"flag-{f.get('code')}",
-            showlegend=legend), row=row, col=1, **kw)
+        out.append({"type": "scatter", "x": xs, "y": ys, "fill": "toself",
+                    "fillcolor": _rgba(color, 0.18), "line": {"width": 0}, "mode": "lines",
+                    "hoveron": "fills", "hoverinfo": "text", "text": text,
+                    "name": f"flag: {f.get('code')}", "legendgroup": f"flag-{f.get('code')}",
+                    "showlegend": legend, "xaxis": xref, "yaxis": yref})
+    return out
 
 
 def ema(y, weight: float) -> np.ndarray:
@@ -174,10 +180,47 @@ def scales_differ(a, b, factor: float = 5.0) -> bool:
     return max(ma) / min(ma) > factor
 
 
-def _yref(fig: go.Figure, row: int, secondary: bool = False) -> str:
-    """'y', 'y3', ... of a subplot's (secondary) y axis, read from the figure's grid."""
-    sub = fig.get_subplot(row, 1, secondary_y=secondary) if secondary else fig.get_subplot(row, 1)
-    return sub.yaxis.plotly_name.replace("axis", "")
+@functools.lru_cache(maxsize=64)
+def _grid(titles: tuple[str, ...], rows: int, cols: int = 1, *, vertical_spacing: float,
+          horizontal_spacing: float | None = None, shared_x: bool = True,
+          secondary_row: int | None = None) -> tuple[str, tuple[tuple[str, str, str | None], ...]]:
+    """The layout of a subplot grid (plotly_white) as JSON, and each cell's (x axis, y axis,
+    secondary y axis) references ("x2", "y3", ...), cells in row-major order.
+
+    Built once per shape with make_subplots, then reused: make_subplots and plotly's validation
+    of every property were most of each figure's build time (hundreds of ms per callback).
+    secondary_row: the row (one-column grids) whose right-hand axis is a second y axis.
+    """
+    specs = [[{"secondary_y": r == secondary_row} for _ in range(cols)] for r in range(1, rows + 1)]
+    kw = {"horizontal_spacing": horizontal_spacing} if horizontal_spacing is not None else {}
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=shared_x, vertical_spacing=vertical_spacing,
+                        subplot_titles=list(titles), specs=specs, **kw)
+    fig.update_layout(template="plotly_white")
+    refs = []
+    for r in range(1, rows + 1):
+        for c in range(1, cols + 1):
+            sub = fig.get_subplot(r, c)
+            sec = fig.get_subplot(r, c, secondary_y=True).yaxis.plotly_name \
+                if r == secondary_row else None
+            refs.append((sub.xaxis.plotly_name.replace("axis", ""),
+                         sub.yaxis.plotly_name.replace("axis", ""),
+                         sec.replace("axis", "") if sec else None))
+    return json.dumps(fig.layout.to_plotly_json()), tuple(refs)
+
+
+def _axis_key(ref: str) -> str:
+    """Layout key of an axis reference: "y3" -> "yaxis3", "x" -> "xaxis"."""
+    return ref[0] + "axis" + ref[1:]
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """A go.Figure from plain trace and layout dicts, without plotly's per-property validation.
+
+    Every dict here is built by this module with valid plotly keys (the unit tests draw them in a
+    browser and read them back), so the validation that costs tens of milliseconds per trace
+    buys nothing. The result is an ordinary go.Figure (``fig.data[0].name`` etc. work).
+    """
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (), *,
@@ -212,19 +255,23 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
         split_axes = scales_differ(series["d_loss"][1], series["g_loss"][1])
     split = bool(split_axes and loss_row and "g_loss" in rows[loss_row - 1][1]
                  and len(rows[loss_row - 1][1]) > 1)
-    specs = [[{"secondary_y": split and i == loss_row}] for i in range(1, len(rows) + 1)]
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[r[0] for r in rows], specs=specs)
+    titles = tuple(r[0] for r in rows)
+    skeleton, refs_of = _grid(titles, len(titles), vertical_spacing=0.06,
+                              secondary_row=loss_row if split else None)
+    layout = json.loads(skeleton)  # a fresh copy of the cached grid
     all_x = [np.asarray(series[n][0], float) for _, names, _ in rows for n in names]
     span = max((float(x[-1] - x[0]) for x in all_x if len(x)), default=1.0) or 1.0
     smoothing = float(smoothing or 0.0)
     color_i = 0
-    traces, shapes, notes = [], [], list(fig.layout.annotations)
+    traces, flag_traces, shapes = [], [], []
+    notes = layout.get("annotations", [])
     for i, (_, names, refs) in enumerate(rows, start=1):
+        xref, yref, y2ref = refs_of[i - 1]
         ys = []
         for n in names:
             secondary = split and i == loss_row and n == "g_loss"
             label = LABELS.get(n, n) + (" (right axis)" if secondary else "")
+            axes = {"xaxis": xref, "yaxis": y2ref if secondary else yref}
             color = _PALETTE[color_i % 10]
             color_i += 1
             x_full, y_full = (np.asarray(v, float) for v in series[n])
@@ -241,10 +288,11 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
                     x, y = minmax_decimate(x_full, y_src, buckets=b, x_range=x_range)
                 if main:
                     ys.append(y)
-                traces.append((go.Scatter(
-                    x=x, y=y, mode="lines", name=name, opacity=opacity, legendgroup=n,
-                    showlegend=main, line={"width": 1.4 if main else 1.0, "color": color},
-                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+                traces.append({
+                    "type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
+                    "opacity": opacity, "legendgroup": n, "showlegend": main,
+                    "line": {"width": 1.4 if main else 1.0, "color": color},
+                    "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + name + "</extra>", **axes})
         for label, other_series in (overlays or {}).items():
             for n in names:
                 if not len(other_series.get(n, ((), ()))[0]):
@@ -255,36 +303,33 @@ def dynamics_figure(series: Mapping[str, Series], flags: Sequence[Mapping] = (),
                 x, y = minmax_decimate(xo, yo, buckets=buckets, x_range=x_range)
                 secondary = split and i == loss_row and n == "g_loss"
                 name = f"{label}: {LABELS.get(n, n)}"
-                traces.append((go.Scatter(
-                    x=x, y=y, mode="lines", name=name, legendgroup=f"overlay-{label}",
-                    line={"width": 1.1, "dash": "dot", "color": _PALETTE[(color_i + 3) % 10]},
-                    hovertemplate="step %{x}<br>%{y:.4g}<extra>" + name + "</extra>"), i, secondary))
+                traces.append({
+                    "type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
+                    "legendgroup": f"overlay-{label}",
+                    "line": {"width": 1.1, "dash": "dot", "color": _PALETTE[(color_i + 3) % 10]},
+                    "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + name + "</extra>",
+                    "xaxis": xref, "yaxis": y2ref if secondary else yref})
                 color_i += 1
-        yref = _yref(fig, i)
         s_, n_ = reference_lines(refs, i, yref=yref)
         shapes += s_
         notes += n_
         ref_vals = np.array([v for v, _ in refs])
         y_range = _positive_range(ys + [ref_vals]) if log_y else _finite_range(ys + [ref_vals])
-        if y_range and flags:
-            _add_flags(fig, flags, i, y_range, span, legend=(i == 1),
-                       secondary_spec=split and i == loss_row)
-    # one add_traces call: adding traces one by one re-validates the figure each time
-    kw = {"secondary_ys": [sec for _, _, sec in traces]} if split else {}
-    fig.add_traces([t for t, _, _ in traces], rows=[r for _, r, _ in traces],
-                   cols=[1] * len(traces), **kw)
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_layout(height=230 * len(rows) + 60, template="plotly_white", hovermode="closest",
-                      margin={"l": 55, "r": 55 if split else 20, "t": 40, "b": 40},
-                      uirevision="dynamics", legend={"orientation": "h", "y": -0.08})
+        if y_range and flags:  # below the curves: drawn first
+            flag_traces += _flag_traces(flags, y_range, span, legend=(i == 1), xref=xref, yref=yref)
+    layout.update(shapes=shapes, annotations=notes, height=230 * len(rows) + 60,
+                  hovermode="closest", margin={"l": 55, "r": 55 if split else 20, "t": 40, "b": 40},
+                  uirevision="dynamics", legend={"orientation": "h", "y": -0.08})
     if log_y:
-        fig.update_yaxes(type="log")
+        for k in layout:
+            if k.startswith("yaxis"):
+                layout[k]["type"] = "log"
     if split:
-        fig.update_yaxes(title_text="D loss", row=loss_row, col=1, secondary_y=False)
-        fig.update_yaxes(title_text="G loss", row=loss_row, col=1, secondary_y=True,
-                         showgrid=False)
-    fig.update_xaxes(title_text="step", row=len(rows), col=1)
-    return fig
+        _, yref, y2ref = refs_of[loss_row - 1]
+        layout[_axis_key(yref)]["title"] = {"text": "D loss"}
+        layout[_axis_key(y2ref)].update(title={"text": "G loss"}, showgrid=False)
+    layout[_axis_key(refs_of[-1][0])]["title"] = {"text": "step"}
+    return _figure(flag_traces + traces, layout)
 
 
 def eval_series(evals: Sequence[Mapping]) -> dict[tuple[str, str], tuple[list, list, list]]:
@@ -335,23 +380,22 @@ def evals_figure(evals: Sequence[Mapping], marks: Sequence[Mapping] = ()) -> go.
     cols = min(3, len(metrics))
     nrows = -(-len(metrics) // cols)
     titles = [f"{m} [{', '.join(sorted(f for k, f in data if k == m))}]" for m in metrics]
-    fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles,
-                        vertical_spacing=min(0.12, 0.35 / max(1, nrows)), horizontal_spacing=0.07)
-    shapes, traces, rows_, cols_ = [], [], [], []
+    skeleton, cells = _grid(tuple(titles), nrows, cols,
+                            vertical_spacing=min(0.12, 0.35 / max(1, nrows)),
+                            horizontal_spacing=0.07, shared_x=False)
+    layout = json.loads(skeleton)
+    shapes, traces = [], []
     for i, m in enumerate(metrics):
-        r, c = i // cols + 1, i % cols + 1
-        k = i + 1
-        xref, yref = ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+        xref, yref, _ = cells[i]
         for j, ((name, feat), (xs, ys, ns)) in enumerate(sorted((k_, v) for k_, v in data.items()
                                                                 if k_[0] == m)):
             color = _PALETTE[j % 10]
-            traces.append(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=f"{name} [{feat}]", showlegend=False,
-                customdata=[[n] for n in ns], line={"color": color}, marker={"size": 6},
-                hovertemplate="step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
-                f"{name} [{feat}]</extra>"))
-            rows_.append(r)
-            cols_.append(c)
+            traces.append({
+                "type": "scatter", "x": xs, "y": ys, "mode": "lines+markers",
+                "name": f"{name} [{feat}]", "showlegend": False, "customdata": [[n] for n in ns],
+                "line": {"color": color}, "marker": {"size": 6},
+                "hovertemplate": "step %{x}<br>%{y:.4g}<br>n=%{customdata[0]}<extra>" +
+                f"{name} [{feat}]</extra>", "xaxis": xref, "yaxis": yref})
             ref = refs.get((name, feat))
             if ref is not None:
                 shapes.append({"type": "line", "xref": f"{xref} domain", "x0": 0, "x1": 1,
@@ -364,16 +408,18 @@ def evals_figure(evals: Sequence[Mapping], marks: Sequence[Mapping] = ()) -> go.
                                "yref": f"{yref} domain", "y0": 0, "y1": 1,
                                "line": {"color": severity_color(mk.get("severity", "warn")),
                                         "width": 2, "dash": "dash"}})
-    fig.add_traces(traces, rows=rows_, cols=cols_)
+    notes = layout.get("annotations", [])
     if marks:  # one legend-like note: what the dashed lines are
         codes = ", ".join(sorted({str(mk.get("code")) for mk in marks}))
-        fig.add_annotation(text=f"dashed: verdict's sample check ({codes}); dotted green: real data",
-                           xref="paper", yref="paper", x=0, y=1.0, yshift=34 if nrows > 1 else 30,
-                           showarrow=False, xanchor="left", font={"size": 11, "color": "#555"})
-    fig.update_layout(shapes=shapes, height=max(260, 190 * nrows + 70), template="plotly_white",
-                      margin={"l": 50, "r": 20, "t": 60, "b": 30}, uirevision="evals")
-    fig.update_annotations(font_size=11)
-    return fig
+        notes.append({"font": {"color": "#555", "size": 11}, "showarrow": False,
+                      "text": f"dashed: verdict's sample check ({codes}); dotted green: real data",
+                      "x": 0, "xanchor": "left", "xref": "paper", "y": 1.0, "yref": "paper",
+                      "yshift": 34 if nrows > 1 else 30})
+    for note in notes:
+        note.setdefault("font", {})["size"] = 11
+    layout.update(annotations=notes, shapes=shapes, height=max(260, 190 * nrows + 70),
+                  margin={"l": 50, "r": 20, "t": 60, "b": 30}, uirevision="evals")
+    return _figure(traces, layout)
 
 
 def mode_histogram_figure(hist: Mapping | None) -> go.Figure:
@@ -423,9 +469,10 @@ def compare_figure(runs: Mapping[str, Mapping[str, Series]],
     names = [n for n in names if any(len(s.get(n, ((), ()))[0]) for s in runs.values())]
     if not names:
         return empty_figure("no metrics to compare")
-    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.05,
-                        subplot_titles=[LABELS.get(n, n) for n in names])
-    traces, trace_rows, shapes, notes = [], [], [], list(fig.layout.annotations)
+    skeleton, cells = _grid(tuple(LABELS.get(n, n) for n in names), len(names),
+                            vertical_spacing=0.05)
+    layout = json.loads(skeleton)
+    traces, shapes, notes = [], [], layout.get("annotations", [])
     for j, (label, series) in enumerate(runs.items()):
         color = _PALETTE[j % 10]
         # the legend entry goes on the first panel where this run has data
@@ -434,22 +481,23 @@ def compare_figure(runs: Mapping[str, Mapping[str, Series]],
             if not len(series.get(n, ((), ()))[0]):
                 continue
             x, y = minmax_decimate(*series[n], buckets=buckets)
-            traces.append(go.Scatter(x=x, y=y, mode="lines", name=label, legendgroup=label,
-                                     showlegend=(i == first),
-                                     line={"color": color, "width": 1.2},
-                                     hovertemplate="step %{x}<br>%{y:.4g}<extra>" + label + "</extra>"))
-            trace_rows.append(i)
+            xref, yref, _ = cells[i - 1]
+            traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": label,
+                           "legendgroup": label, "showlegend": i == first,
+                           "line": {"color": color, "width": 1.2},
+                           "hovertemplate": "step %{x}<br>%{y:.4g}<extra>" + label + "</extra>",
+                           "xaxis": xref, "yaxis": yref})
     for i, n in enumerate(names, start=1):
         refs = next((r for _, fields, r in DYNAMICS_ROWS if n in fields), ())
-        s_, n_ = reference_lines(refs, i)
+        s_, n_ = reference_lines(refs, i, yref=cells[i - 1][1])
         shapes += s_
         notes += n_
-    fig.add_traces(traces, rows=trace_rows, cols=[1] * len(traces))
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_layout(height=200 * len(names) + 80, template="plotly_white",
-                      margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare",
-                      legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})
+    layout.update(shapes=shapes, annotations=notes, height=200 * len(names) + 80,
+                  margin={"l": 50, "r": 20, "t": 40, "b": 40}, uirevision="compare",
+                  legend={"orientation": "h", "y": -0.06, "yanchor": "top", "x": 0})
     if log_y:
-        fig.update_yaxes(type="log")
-    fig.update_xaxes(title_text="step", row=len(names), col=1)
-    return fig
+        for k in layout:
+            if k.startswith("yaxis"):
+                layout[k]["type"] = "log"
+    layout[_axis_key(cells[-1][0])]["title"] = {"text": "step"}
+    return _figure(traces, layout)

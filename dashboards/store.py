@@ -252,6 +252,7 @@ class RunStore:
         self._summaries: dict[Path, tuple[tuple, RunSummary]] = {}
         self._lock = threading.Lock()
         self._prefetching = False
+        self._warming: set[Path] = set()
         self.rebuilt = 0   # summaries rebuilt since start (the listing refresh's work, for tests)
 
     def prefetch(self, paths: list[Path]) -> bool:
@@ -276,6 +277,37 @@ class RunStore:
                 self._prefetching = False
 
         threading.Thread(target=work, daemon=True, name="dash-prefetch").start()
+        return True
+
+    def warm(self, run_id: str) -> bool:
+        """Start parsing one run's metrics in a background thread now; True if started.
+
+        Called as soon as a run page is requested: the parse then overlaps the page's own
+        round trips (HTML, layout, scripts, the first callbacks) instead of starting with the
+        curves' callback. Refused ids, logs small enough to parse inline (LIGHT_BYTES) and
+        cached or already-parsing logs start nothing.
+        """
+        try:
+            m_path = self.resolve(run_id) / R.METRICS
+            if m_path.stat().st_size <= LIGHT_BYTES:
+                return False
+        except (UserError, OSError):
+            return False
+        with self._lock:
+            if m_path in self._warming or self.metrics.peek(m_path) is not None:
+                return False
+            self._warming.add(m_path)
+
+        def work():
+            try:
+                self.metrics.get(m_path)
+            except Exception:  # a damaged log: its page says so when the curves ask for it
+                pass
+            finally:
+                with self._lock:
+                    self._warming.discard(m_path)
+
+        threading.Thread(target=work, daemon=True, name="dash-warm").start()
         return True
 
     # ----------------------------------------------------------------------------- ids

@@ -339,3 +339,89 @@ def test_run_urls_round_trip_including_the_root_run():
     for rid in (".", "exp/variant", "exp with space/v%1"):
         assert run_id_from_path(run_href(rid)) == rid
     assert run_href(".") == "/run/" and run_id_from_path("/compare/x") is None
+
+
+# ------------------------------------------------------------------- speed without waiting
+def test_figures_built_without_validation_are_valid_plotly():
+    """The figures skip plotly's per-property validation for speed: every key they set must
+    still pass it (a validated figure is rebuilt from each one's JSON, and equals it)."""
+    import plotly.io as pio
+
+    n = 5000
+    x = np.arange(n, dtype=float)
+    rng = np.random.default_rng(0)
+    series = {"d_loss": (x, 0.05 + rng.random(n)), "g_loss": (x, 15 + rng.random(n)),
+              "d_real": (x, rng.random(n)), "d_fake": (x, rng.random(n)),
+              "grad_norm_d": (x, rng.random(n)), "my_scalar": (x[::5], rng.random(n // 5))}
+    flags = [{"code": "oscillation", "severity": "warn", "summary": "s", "steps": [10, 900]}]
+    evals = [{"step": s, "fid": {"value": 9.0 - s, "features": "mnist-lenet", "n": 10, "reference": 1.0},
+              "precision": {"value": 0.5, "features": "mnist-lenet", "n": 10},
+              "recall": {"value": 0.5, "features": "mnist-lenet", "n": 10},
+              "kid": {"value": None, "features": "inception", "n": 10}} for s in (0, 5)]
+    figs = [F.dynamics_figure(series, flags, smoothing=0.6, log_y=True),
+            F.dynamics_figure(series, flags, split_axes=False, x_range=(100, 200),
+                              overlays={"other": {"d_loss": (x[:50], np.ones(50))}}),
+            F.evals_figure(evals, [{"step": 5, "code": "mode_collapse", "severity": "fail"}]),
+            F.compare_figure({"a": series, "b": series}, log_y=True)]
+    for fig in figs:
+        as_json = pio.to_json(fig, validate=False)
+        checked = go.Figure(json.loads(as_json))              # validated: raises on a bad key
+        assert json.loads(pio.to_json(checked)) == json.loads(as_json)
+
+
+def test_peek_and_other_files_do_not_wait_for_a_parse_in_progress(tmp_path, monkeypatch):
+    import threading
+
+    import dashboards.columns as C
+
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    _write_jsonl(big, [{"step": s, "d_loss": 1.0} for s in range(10)])
+    _write_jsonl(small, [{"step": s, "d_loss": 2.0} for s in range(5)])
+    started, release = threading.Event(), threading.Event()
+    real = C._parse_range
+
+    def slow_parse(path, start, names):
+        if path == big:
+            started.set()
+            release.wait(10)
+        return real(path, start, names)
+
+    monkeypatch.setattr(C, "_parse_range", slow_parse)
+    cache = MetricsCache()
+    got = {}
+    worker = threading.Thread(target=lambda: got.setdefault("big", cache.get(big)))
+    worker.start()
+    try:
+        assert started.wait(10)
+        assert cache.peek(big) is None                      # answered now, not after the parse
+        assert len(cache.get(small)) == 5                   # another file parses meanwhile
+        waiter = threading.Thread(target=lambda: got.setdefault("again", cache.get(big)))
+        waiter.start()                                      # the same file: waits, parses once
+    finally:
+        release.set()
+    worker.join(10)
+    waiter.join(10)
+    assert len(got["big"]) == 10 and got["again"] is got["big"]
+    assert cache.peek(big) is got["big"]
+
+
+def test_run_page_request_starts_parsing_a_long_log(tmp_path, monkeypatch):
+    import time
+
+    import dashboards.store as S
+    from dashboards import create_app
+
+    run = tmp_path / "exp" / "long"
+    _write_jsonl(run / "metrics.jsonl", [{"step": s, "d_loss": 1.0, "g_loss": 2.0} for s in range(2000)])
+    (run / "config.json").write_text(json.dumps({"experiment": "exp", "variant": "long"}))
+    monkeypatch.setattr(S, "LIGHT_BYTES", 1000)            # this log counts as long
+    app = create_app(tmp_path)
+    m_path = app.store.resolve("exp/long") / "metrics.jsonl"
+    assert app.store.metrics.peek(m_path) is None
+    assert app.server.test_client().get("/run/exp/long").status_code == 200
+    deadline = time.time() + 20
+    while app.store.metrics.peek(m_path) is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(app.store.metrics.peek(m_path)) == 2000     # parsed before any callback asked
+    assert not app.store.warm("exp/long")                   # cached: nothing started again
+    assert not app.store.warm("../outside")                 # refused ids start nothing

@@ -471,7 +471,7 @@ class RunPage(Panel):
             if _is_error(sig):
                 raise PreventUpdate
             try:
-                view = self._view(pathname)
+                view = self._view(pathname, parse=False)  # samples and evals: no curves needed
             except UserError:
                 raise PreventUpdate from None
             if not isinstance(index, int) or isinstance(index, bool):
@@ -495,7 +495,7 @@ class RunPage(Panel):
             if _is_error(sig):
                 return {"display": "none"}, "", 0, True, True
             try:
-                view = self._view(pathname)
+                view = self._view(pathname, parse=False)  # snapshots only: no curves needed
             except UserError:
                 return {"display": "none"}, "", 0, True, True
             if ctx.triggered_id == i("eval-button") and clicks and self.jobs:
