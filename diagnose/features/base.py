@@ -1,4 +1,4 @@
-"""The contract every feature extractor meets, and the registry that names them.
+"""The contract every feature extractor meets (the registry that names them: registry.py).
 
 An extractor maps a batch of samples (images as float (B, C, H, W) in [0, 1], or points (B, D))
 to features (N, dim) and, when it is a classifier, logits (N, K) and class labels (N,).
@@ -13,7 +13,6 @@ from typing import Iterable
 import torch
 
 from diagnose.core.errors import UserError
-from diagnose.features.registry import ExtractorSpec, Registry  # noqa: F401 (re-exported)
 
 
 class Extractor:

@@ -22,7 +22,7 @@ def _make_class(ext_name: str):
 
         def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
             super().__init__(name, features_list)
-            from diagnose.features import get_extractor
+            from diagnose.features.registry import get_extractor
 
             kw = {"weights": feature_extractor_weights_path} if feature_extractor_weights_path else {}
             self.ext = get_extractor(ext_name, device="cpu", **kw)
@@ -65,7 +65,7 @@ def register_all() -> list[str]:
     """Register every extractor of our registry with torch-fidelity once per process."""
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-    from diagnose.features import EXTRACTORS
+    from diagnose.features.registry import EXTRACTORS
 
     for name in EXTRACTORS:
         if name in FEATURE_EXTRACTORS_REGISTRY:
