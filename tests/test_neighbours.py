@@ -69,3 +69,15 @@ def test_chunks_stay_bounded(monkeypatch):
     real, fake = _sets(600, 300, 16, seed=2)
     neighbour_statistics(real, fake, k=5, dup_threshold=0.1, block=100, n_blocks=6)
     assert seen and max(seen) <= 600 * 50
+
+
+def test_many_duplicates_per_row_are_all_counted():
+    """Rows with more near-duplicates than the k-NN lists hold are scanned in full: a generator
+    stuck on a few outputs gets the same counts as from the dense duplicates function."""
+    real, fake = _sets(300, 200, 24, seed=3)
+    fake[:150] = fake[torch.arange(150) % 7]           # 7 outputs repeated ~21 times each
+    got = neighbour_statistics(real, fake, k=5, dup_threshold=0.3, block=100, n_blocks=3)
+    want = dup.duplicates(fake, 0.3)
+    assert got["duplicates"] == want and want["distinct_outputs"] <= 300 - 150 + 7
+    for b in range(3):
+        assert got["blocks"][b]["duplicates"] == dup.duplicates(fake[b * 100:(b + 1) * 100], 0.3)

@@ -38,20 +38,43 @@ class CloseCounter:
         self.first_dup = torch.zeros(self.n, dtype=torch.bool, device=device)
         self.pairs = 0
 
-    def add(self, d_sq: torch.Tensor, lo: int) -> None:
-        """Rows ``lo .. lo + len(d_sq)`` of the squared self-distances (each row all n columns)."""
-        close = d_sq <= self.limit
-        rows = torch.arange(close.shape[0], device=close.device)
-        close[rows, rows + lo] = False
-        count = close.sum(1)
+    def add(self, d_sq: torch.Tensor, lo: int, nearest=None) -> None:
+        """Rows ``lo .. lo + len(d_sq)`` of the squared self-distances (each row all n columns).
+
+        nearest: ``d_sq.topk(j, largest=False)`` (sorted values, indices), when the caller has it
+        (the k-NN radii): a row whose j-th smallest entry is over the threshold has all its
+        near-duplicates among those j, so only rows with j or more are scanned in full.
+        """
+        c = d_sq.shape[0]
+        ids = torch.arange(lo, lo + c, device=d_sq.device)
+        count = torch.zeros(c, dtype=torch.long, device=d_sq.device)
+        earlier = torch.zeros(c, dtype=torch.bool, device=d_sq.device)
+        if nearest is not None and nearest[0].shape[1] < d_sq.shape[1]:
+            vals, idx = nearest
+            close = (vals <= self.limit) & (idx != ids[:, None])
+            count = close.sum(1)
+            earlier = (close & (idx < ids[:, None])).any(1)
+            full = (vals[:, -1] <= self.limit).nonzero().squeeze(1)
+        else:
+            full = torch.arange(c, device=d_sq.device)
+        if len(full):
+            cnt, ear = self._scan(d_sq[full], ids[full])
+            count[full], earlier[full] = cnt, ear
         self.pairs += int(count.sum())
-        has = count > 0
-        self.has_dup[lo:lo + len(has)] = has
-        hit = has.nonzero().squeeze(1)
+        self.has_dup[lo:lo + c] = count > 0
+        self.first_dup[lo:lo + c] = earlier
+
+    def _scan(self, d_sq: torch.Tensor, ids: torch.Tensor):
+        """(near-duplicates per row, has one at a smaller index) of whole rows ``ids``."""
+        close = d_sq <= self.limit
+        close[torch.arange(len(ids), device=close.device), ids] = False
+        count = close.sum(1)
+        earlier = torch.zeros(len(ids), dtype=torch.bool, device=close.device)
+        hit = (count > 0).nonzero().squeeze(1)
         if len(hit):           # only rows with a near-duplicate can have one at a smaller index
             cols = torch.arange(self.n, device=close.device)[None, :]
-            earlier = (close[hit] & (cols < (hit[:, None] + lo))).any(1)
-            self.first_dup[hit + lo] = earlier
+            earlier[hit] = (close[hit] & (cols < ids[hit, None])).any(1)
+        return count, earlier
 
     def result(self) -> dict:
         """Rate, distinct outputs, colliding pairs and the birthday support estimate."""

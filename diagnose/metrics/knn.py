@@ -141,7 +141,12 @@ class PRDCCounter:
 
 def kth_of_rows(d: torch.Tensor, k: int) -> torch.Tensor:
     """Each row's (k+1)-th smallest entry of squared self-distances (self counted as the 0-th)."""
-    return d.topk(min(k + 1, d.shape[1]), dim=1, largest=False).values[:, -1]
+    return nearest_of_rows(d, k).values[:, -1]
+
+
+def nearest_of_rows(d: torch.Tensor, k: int):
+    """The k+1 smallest entries of each row (sorted values and their column indices)."""
+    return d.topk(min(k + 1, d.shape[1]), dim=1, largest=False)
 
 
 def prdc(real, fake, k: int = DEFAULT_K, chunk: int | None = None,

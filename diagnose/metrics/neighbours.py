@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 
 from diagnose.metrics.duplicates import CloseCounter
-from diagnose.metrics.knn import (PRDCCounter, _as_tensor, _kth_sq, _rows_per_chunk, kth_of_rows,
-                                  right_operand, squared_distances)
+from diagnose.metrics.knn import (PRDCCounter, _as_tensor, _kth_sq, _rows_per_chunk,
+                                  nearest_of_rows, right_operand, squared_distances)
 
 
 def _segments(n: int, block: int, n_blocks: int, step: int):
@@ -63,15 +63,17 @@ def neighbour_statistics(real, fake, *, k: int, dup_threshold: float,
     real_aug = None if low_dim else right_operand(real)
     for lo, hi, b in _segments(n, block, n_blocks, step):
         ff = squared_distances(fake[lo:hi], fake, b_aug=fake_aug)          # (c, n)
-        r_fake[lo:hi] = kth_of_rows(ff, k)
+        near = nearest_of_rows(ff, k)
+        r_fake[lo:hi] = near.values[:, -1]
         fr = squared_distances(fake[lo:hi], real, b_aug=real_aug)          # (c, n_real)
         full.add(fr, r_fake[lo:hi], lo)
         if b is not None:
             b0 = b * block
             own = ff[:, b0:b0 + block]           # the block's rows against the block itself
             counter, close = per_block[b]
-            counter.add(fr[:, :len(real_b)], kth_of_rows(own, k), lo - b0)
-            close.add(own, lo - b0)
-        dups.add(ff, lo)
+            near_b = nearest_of_rows(own, k)
+            counter.add(fr[:, :len(real_b)], near_b.values[:, -1], lo - b0)
+            close.add(own, lo - b0, near_b)
+        dups.add(ff, lo, near)
     return {"prdc": full.result(), "duplicates": dups.result(),
             "blocks": [{"prdc": c.result(), "duplicates": d.result()} for c, d in per_block]}
