@@ -28,8 +28,26 @@ def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
     return modes.assign_bins(feats, ref["bins"])
 
 
-def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None = None) -> dict:
+def _kid_real_sums(ref: dict, real: torch.Tensor, n: int, cfg: CheckConfig,
+                   cache: StageCache | None):
+    """KID's real-side kernel sums for n generated samples, from the stage cache when the
+    reference is a cached one (they depend on the real features and the sizes only)."""
+    key = ref.get("cache_key")
+    if cache is None or not cache.enabled or not key:
+        return None
+    size = fidelity.kid_size(n, len(real))
+    inputs = {"reference": key, "n_1": int(n), "n_2": len(real), "subsets": int(cfg.kid_subsets),
+              "size": size, "seed": 2020}
+    got = cache.get_or_compute("kid_real", inputs, lambda: {"sums": fidelity.kid_second_sums(
+        real, n, cfg.kid_subsets, size)})
+    return got["sums"]
+
+
+def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None = None,
+            cache: StageCache | None = None) -> dict:
     """Every metric of generated features ``out`` (features/logits/labels) against ``ref``.
+
+    cache: where KID's real-side sums are kept with the reference (None: computed here).
 
     Returns {"full": {...}, "matched": {...}}: full uses all n samples (the numbers shown);
     matched is what the rules judge: statistics at the reference panel's n (``JUDGE_N``), the
@@ -52,7 +70,8 @@ def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None 
     p = shared["prdc"]
     res.update({m: p[m] for m in ("precision", "recall", "density", "coverage")})
     if len(r_n) >= 2 and n >= 2:
-        res["kid"] = fidelity.kid(feats, r_n, subsets=cfg.kid_subsets)[0]
+        res["kid"] = fidelity.kid(feats, r_n, subsets=cfg.kid_subsets,
+                                  second_sums=_kid_real_sums(ref, r_n, n, cfg, cache))[0]
     if out.get("logits") is not None:
         res["inception_score"] = fidelity.inception_score(out["logits"])[0]
     gen_to_train = p["nn_dist"] if len(r_n) == len(train) else knn.nearest_neighbours(feats, train)[0]

@@ -160,9 +160,28 @@ def _self_sums(x: torch.Tensor, gamma: float, rows: int) -> torch.Tensor:
     return total
 
 
+def kid_second_sums(features_2, n_1: int, subsets: int = KID_SUBSETS,
+                    subset_size: int = KID_SUBSET_SIZE, seed: int = 2020) -> torch.Tensor:
+    """The within-set kernel sums of ``features_2``'s subsets, (S,) float64: the part of
+    :func:`kid_mmds` that depends on the second (real) set only, given the first set's size
+    (the subsets are drawn alternately from both). A check stores them with the reference."""
+    f2 = _tensor(features_2).float()
+    m = int(subset_size)
+    _, i2 = kid_subset_indices(int(n_1), len(f2), int(subsets), m, seed)
+    rows, per = _tiles(m)
+    out = torch.empty(int(subsets), dtype=torch.float64)
+    for s in range(0, int(subsets), per):
+        out[s:s + per] = _self_sums(f2[i2[s:s + per].to(f2.device)], 1.0 / f2.shape[1], rows).cpu()
+    return out
+
+
 def kid_mmds(features_1, features_2, subsets: int = KID_SUBSETS,
-             subset_size: int = KID_SUBSET_SIZE, seed: int = 2020) -> torch.Tensor:
-    """Unbiased MMD^2 (cubic polynomial kernel) of each of ``subsets`` random subset pairs, (S,)."""
+             subset_size: int = KID_SUBSET_SIZE, seed: int = 2020,
+             second_sums: torch.Tensor | None = None) -> torch.Tensor:
+    """Unbiased MMD^2 (cubic polynomial kernel) of each of ``subsets`` random subset pairs, (S,).
+
+    second_sums: :func:`kid_second_sums` of ``features_2`` for these settings, when stored.
+    """
     f1 = _tensor(features_1).float()
     f2 = _tensor(features_2).to(f1.device, torch.float32)
     m = int(subset_size)
@@ -176,18 +195,24 @@ def kid_mmds(features_1, features_2, subsets: int = KID_SUBSETS,
         x = f1[i1[s:s + per].to(f1.device)]                  # (S, m, d)
         y = f2[i2[s:s + per].to(f1.device)]
         kxx = _self_sums(x, gamma, rows)
-        kyy = _self_sums(y, gamma, rows)
+        kyy = (_self_sums(y, gamma, rows) if second_sums is None
+               else second_sums[s:s + per].to(x.device, torch.float64))
         kxy = _cross_sums(x, y, gamma, rows)
         out[s:s + per] = ((kxx + kyy) / (m * (m - 1)) - 2 * kxy / (m * m)).cpu()
     return out
 
 
+def kid_size(n_1: int, n_2: int, subset_size: int = KID_SUBSET_SIZE) -> int:
+    """The subset size KID uses: ``subset_size``, or the smaller set's size when that is less."""
+    return int(min(subset_size, n_1, n_2))
+
+
 def kid(features_1, features_2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-        seed: int = 2020) -> tuple[float, float]:
+        seed: int = 2020, second_sums: torch.Tensor | None = None) -> tuple[float, float]:
     """(mean, std) Kernel Inception Distance: torch-fidelity's ``kid_features_to_metric`` (cubic
     polynomial kernel, unbiased estimator, the same subsets), all subsets in batched products.
-    Subsets shrink to the smaller set's size when fewer than 1000 samples are given."""
-    n1, n2 = len(features_1), len(features_2)
-    size = int(min(subset_size, n1, n2))
-    mmds = kid_mmds(features_1, features_2, subsets, size, seed).numpy()
+    Subsets shrink to the smaller set's size when fewer than 1000 samples are given.
+    second_sums: the stored :func:`kid_second_sums` of ``features_2`` (same settings)."""
+    size = kid_size(len(features_1), len(features_2), subset_size)
+    mmds = kid_mmds(features_1, features_2, subsets, size, seed, second_sums).numpy()
     return float(np.mean(mmds)), float(np.std(mmds))
