@@ -12,9 +12,9 @@ dtypes, with the same random draws (``numpy.random.RandomState(seed)``):
 - IS: softmax of float64 logits, rows shuffled by ``RandomState(seed).permutation``, mean KL per
   split, exponentiated (``isc_features_to_metric``).
 - KID: the unbiased MMD^2 estimator with the cubic polynomial kernel ``(x.y / d + 1)^3`` over
-  random subsets drawn exactly as ``kid_features_to_metric`` draws them, in cache-sized batched
-  products instead of a Python loop of numpy products, each within-set kernel matrix computed
-  for one triangle only (it is symmetric).
+  random subsets drawn exactly as ``kid_features_to_metric`` draws them, in batched products of
+  many subsets instead of a Python loop of numpy products, each within-set kernel matrix
+  computed above its diagonal tiles only (it is symmetric).
 
 tests/test_speed_fidelity.py checks each against torch-fidelity's own function on the same inputs.
 """
@@ -30,9 +30,6 @@ KID_SUBSETS = 100
 STAT_CHUNK = 8192
 #: Most kernel-matrix elements alive at once in the batched KID (16M floats = 64 MB).
 KID_BLOCK_ELEMENTS = 1 << 24
-#: Kernel elements per product in the KID (256K floats = 1 MB): a block that stays in the CPU's
-#: cache while it is cubed and summed; larger blocks made those passes go to memory.
-KID_TILE_ELEMENTS = 1 << 18
 
 
 def _tensor(x) -> torch.Tensor:
@@ -118,11 +115,12 @@ def kid_subset_indices(n_1: int, n_2: int, subsets: int, size: int, seed: int = 
 
 
 def _tiles(m: int) -> tuple[int, int]:
-    """(rows per tile, subsets per product): each kernel block at most ``KID_TILE_ELEMENTS``
-    (cache-sized, so cubing and summing it does not go back to memory) and ``KID_BLOCK_ELEMENTS``."""
-    cap = max(1, min(KID_TILE_ELEMENTS, KID_BLOCK_ELEMENTS))
-    rows = max(1, min(m, cap // m))
-    return rows, max(1, cap // (rows * m))
+    """(rows per tile, subsets per product) for subsets of m: two row tiles, so a within-set
+    kernel matrix is computed for three quarters of its elements (see ``_self_sums``), and as
+    many subsets per product as ``KID_BLOCK_ELEMENTS`` allows. Few large products, not many
+    small ones: on a busy 2-core machine every small threaded product waits on its threads."""
+    rows = max(1, -(-m // 2))
+    return rows, max(1, KID_BLOCK_ELEMENTS // (rows * m))
 
 
 def _sum_f64(block: torch.Tensor) -> torch.Tensor:
