@@ -29,14 +29,17 @@ def block_count(n: int, n_block: int) -> int:
     return max(1, min(MAX_BLOCKS, n // max(1, n_block)))
 
 
-def one_block(feats, labels, ndb_labels, points, ref: dict, k: int) -> dict:
-    """The panel's statistics for one block of generated samples (features, mode labels...)."""
+def one_block(feats, labels, ndb_labels, points, ref: dict, k: int, shared: dict | None = None) -> dict:
+    """The panel's statistics for one block of generated samples (features, mode labels...).
+
+    shared: this block's k-NN statistics ({"prdc", "duplicates"}) when a pass over all samples
+    already computed them (metrics.neighbours)."""
     nb = len(feats)
     train = ref["train_features"][:nb]
     out = {"n": nb, "fid": fidelity.fid(feats, ref["fid_stats"])}
-    p = knn.prdc(train, feats, k=k)
+    p = shared["prdc"] if shared else knn.prdc(train, feats, k=k)
     out.update({m: p[m] for m in ("precision", "recall", "density", "coverage")})
-    out["duplicates"] = dup.duplicates(feats, ref["dup_threshold"])
+    out["duplicates"] = shared["duplicates"] if shared else dup.duplicates(feats, ref["dup_threshold"])
     mm = modes.mode_metrics(labels, ref["train_counts"], ref["n_modes"], ndb_labels=ndb_labels,
                             ndb_ref_counts=ref.get("ndb_counts") if ndb_labels is not None else None)
     mm.pop("histogram")
@@ -83,8 +86,11 @@ def average(blocks: list[dict]) -> dict:
     return out
 
 
-def judged(feats, labels, ndb_labels, points, ref: dict, k: int) -> dict:
-    """Statistics of ``feats`` at the panel's n: the mean over disjoint blocks of that size."""
+def judged(feats, labels, ndb_labels, points, ref: dict, k: int,
+           shared_blocks: list | None = None) -> dict:
+    """Statistics of ``feats`` at the panel's n: the mean over disjoint blocks of that size.
+
+    shared_blocks: each block's k-NN statistics, already computed (metrics.neighbours)."""
     n = len(feats)
     nb = int(min(n, int(ref["n_ref"])))
     blocks = []
@@ -92,7 +98,8 @@ def judged(feats, labels, ndb_labels, points, ref: dict, k: int) -> dict:
         sl = slice(b * nb, (b + 1) * nb)
         blocks.append(one_block(feats[sl], labels[sl],
                                 ndb_labels[sl] if ndb_labels is not None else None,
-                                points[sl] if points is not None else None, ref, k))
+                                points[sl] if points is not None else None, ref, k,
+                                shared_blocks[b] if shared_blocks else None))
     out = average(blocks)
     out["n_total"] = n
     return out

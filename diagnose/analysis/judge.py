@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from diagnose.analysis.cache import StageCache
 from diagnose.analysis.pipeline import FiniteStream, latent_profile, measure
 from diagnose.analysis.protocols import PROTOCOLS, CheckConfig
 from diagnose.core.errors import UserError
@@ -181,7 +182,10 @@ def judge_generator(loaded, config: CheckConfig | None = None, *, dataset: str |
         points = torch.cat(stream.points) if loaded.output.kind == "points" else None
         stream.points = []
         note("computing metrics")
-        measured = measure(out, ref, cfg, points=points)
+        # KID's real-side sums are kept beside the reference, in the cache it was built with
+        # (a reference handed in, as snapshots do, may come from another cache: not there).
+        stage_cache = None if reference is not None else cache if cache is not None else StageCache()
+        measured = measure(out, ref, cfg, points=points, cache=stage_cache)
         if has_latent:
             profile = latent_profile(loaded, extractor, ref, cfg)
     if skipped:

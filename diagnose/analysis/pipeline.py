@@ -15,8 +15,8 @@ import torch
 from diagnose.analysis.cache import StageCache
 # The settings live in a torch-free module so the CLI reads its flag defaults from them cheaply.
 from diagnose.analysis.protocols import PROTOCOLS, CheckConfig  # noqa: F401
-from diagnose.metrics import duplicates as dup
 from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes
+from diagnose.metrics.neighbours import neighbour_statistics
 
 
 def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
@@ -28,8 +28,26 @@ def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
     return modes.assign_bins(feats, ref["bins"])
 
 
-def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None = None) -> dict:
+def _kid_real_sums(ref: dict, real: torch.Tensor, n: int, cfg: CheckConfig,
+                   cache: StageCache | None):
+    """KID's real-side kernel sums for n generated samples, from the stage cache when the
+    reference is a cached one (they depend on the real features and the sizes only)."""
+    key = ref.get("cache_key")
+    if cache is None or not cache.enabled or not key:
+        return None
+    size = fidelity.kid_size(n, len(real))
+    inputs = {"reference": key, "n_1": int(n), "n_2": len(real), "subsets": int(cfg.kid_subsets),
+              "size": size, "seed": 2020}
+    got = cache.get_or_compute("kid_real", inputs, lambda: {"sums": fidelity.kid_second_sums(
+        real, n, cfg.kid_subsets, size)})
+    return got["sums"]
+
+
+def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None = None,
+            cache: StageCache | None = None) -> dict:
     """Every metric of generated features ``out`` (features/logits/labels) against ``ref``.
+
+    cache: where KID's real-side sums are kept with the reference (None: computed here).
 
     Returns {"full": {...}, "matched": {...}}: full uses all n samples (the numbers shown);
     matched is what the rules judge: statistics at the reference panel's n (``JUDGE_N``), the
@@ -45,21 +63,27 @@ def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None 
     res = {"n": n, "fid": fidelity.fid(feats, ref["fid_stats"])}
     r_n = train[:min(n, len(train))]
     radii = ref["radii"] if len(ref["radii"]) == len(r_n) else None
-    p = knn.prdc(r_n, feats, k=cfg.k, real_radii=radii)
+    # Every k-NN statistic, full and per judged block, from one pass over the distance blocks.
+    nb = int(min(n, int(ref["n_ref"])))
+    shared = neighbour_statistics(r_n, feats, k=cfg.k, dup_threshold=ref["dup_threshold"],
+                                  real_radii=radii, block=nb, n_blocks=blocks.block_count(n, nb))
+    p = shared["prdc"]
     res.update({m: p[m] for m in ("precision", "recall", "density", "coverage")})
     if len(r_n) >= 2 and n >= 2:
-        res["kid"] = fidelity.kid(feats, r_n, subsets=cfg.kid_subsets)[0]
+        res["kid"] = fidelity.kid(feats, r_n, subsets=cfg.kid_subsets,
+                                  second_sums=_kid_real_sums(ref, r_n, n, cfg, cache))[0]
     if out.get("logits") is not None:
         res["inception_score"] = fidelity.inception_score(out["logits"])[0]
     gen_to_train = p["nn_dist"] if len(r_n) == len(train) else knn.nearest_neighbours(feats, train)[0]
     res["memorization"] = memorization.memorization(gen_to_train, ref["heldout_to_train"])
-    res["duplicates"] = dup.duplicates(feats, ref["dup_threshold"])
+    res["duplicates"] = shared["duplicates"]
     res["modes"] = modes.mode_metrics(labels, ref["train_counts"], ref["n_modes"],
                                       ndb_labels=ndb_labels, ndb_ref_counts=ref.get("ndb_counts"))
     if points is not None and ref.get("centres") is not None:
         mx = mixtures.mixture_metrics(points, ref["centres"], ref["std"])
         res["mixture"] = {k: mx[k] for k in ("modes_captured", "n_modes", "high_quality", "hq_counts")}
-    matched = blocks.judged(feats, labels, ndb_labels, points, ref, cfg.k)
+    matched = blocks.judged(feats, labels, ndb_labels, points, ref, cfg.k,
+                            shared_blocks=shared["blocks"])
     matched["memorization"] = res["memorization"]   # shares and medians: already n-free
     return {"full": res, "matched": matched}
 

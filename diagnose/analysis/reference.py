@@ -12,7 +12,7 @@ import functools
 
 import torch
 
-from diagnose.analysis.cache import StageCache, module_hash
+from diagnose.analysis.cache import StageCache, hash_inputs, module_hash
 from diagnose.metrics import duplicates as dup
 from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes
 
@@ -177,7 +177,10 @@ def build_reference(dataset_name: str, extractor, n: int, *, data_root=None, k: 
         ref["panel"] = panel
         return ref
 
-    return _np_ref(cache.get_or_compute("reference", inputs, compute))
+    ref = _np_ref(cache.get_or_compute("reference", inputs, compute))
+    # Names this reference for the stages derived from it (KID's real-side sums).
+    ref["cache_key"] = hash_inputs({"stage": "reference", **inputs})
+    return ref
 
 
 def _np_ref(ref: dict) -> dict:

@@ -266,11 +266,24 @@ def _out_names(inputs) -> list[str]:
     return out
 
 
+def _passive_threads() -> None:
+    """Let torch's OpenMP threads sleep, not spin, between parallel regions (unless the user set
+    OMP_WAIT_POLICY). A check is thousands of short threaded operations; spinning threads burn
+    the cores that the other thread and the machine's other processes need: on the shared 2-core
+    machine a 10,000-sample check took 21.4 s spinning and 16.0 s passive (benchmarks/RESULTS.md).
+    Read once, when torch first loads, so it must be set before anything imports torch."""
+    import os
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def run(args):
     """Load every input, judge each against one reference, save grids and <name>_check.json
     under --out, and return the verdict (one input) or the comparison (several)."""
     from pathlib import Path
 
+    _passive_threads()
     from diagnose.analysis.judge import infer_dataset, known_dataset, recorded_dataset
     from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.commands import Result

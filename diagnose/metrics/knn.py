@@ -67,11 +67,9 @@ def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
     step = _rows_per_chunk(len(x), chunk)
     out = torch.empty(len(x), dtype=x.dtype, device=x.device)
-    kk = min(k + 1, len(x))
     x_aug = right_operand(x) if x.shape[1] > 8 else None
     for i in range(0, len(x), step):
-        d = squared_distances(x[i:i + step], x, b_aug=x_aug)
-        out[i:i + step] = d.topk(kk, dim=1, largest=False).values[:, -1]
+        out[i:i + step] = kth_of_rows(squared_distances(x[i:i + step], x, b_aug=x_aug), k)
     return out
 
 
@@ -100,6 +98,57 @@ def nearest_neighbours(query, ref, chunk: int | None = None, exclude_self: bool 
     return dist.clamp_(min=0).sqrt_(), idx
 
 
+class PRDCCounter:
+    """Precision/recall/density/coverage accumulated over chunks of fake rows against one real set.
+
+    ``add`` takes the squared distances of fake rows ``lo .. lo + c`` to every real row and those
+    rows' squared k-th neighbour radii among the fakes; a pass that computes the distance blocks
+    for other statistics too feeds them here instead of computing them again.
+    """
+
+    def __init__(self, n_fake: int, real_sq_radii: torch.Tensor, k: int):
+        dev, dt = real_sq_radii.device, real_sq_radii.dtype
+        self.k, self.r_real = k, real_sq_radii
+        n_real = len(real_sq_radii)
+        self.in_ball = torch.empty(n_fake, dtype=torch.bool, device=dev)
+        self.density_count = torch.empty(n_fake, dtype=torch.long, device=dev)
+        self.recall_hit = torch.zeros(n_real, dtype=torch.bool, device=dev)
+        self.min_to_fake = torch.full((n_real,), float("inf"), dtype=dt, device=dev)
+        self.nn_dist = torch.empty(n_fake, dtype=dt, device=dev)
+        self.nn_index = torch.empty(n_fake, dtype=torch.long, device=dev)
+
+    def add(self, d: torch.Tensor, fake_sq_radii: torch.Tensor, lo: int) -> None:
+        """Squared distances ``d`` (c, n_real) of fake rows lo..lo+c, their squared radii (c,)."""
+        hi = lo + d.shape[0]
+        inside = d < self.r_real[None, :]
+        self.density_count[lo:hi] = inside.sum(1, dtype=torch.int32)
+        self.in_ball[lo:hi] = self.density_count[lo:hi] > 0
+        self.recall_hit |= (d < fake_sq_radii[:, None]).any(0)
+        torch.minimum(self.min_to_fake, d.amin(0), out=self.min_to_fake)
+        self.nn_dist[lo:hi], self.nn_index[lo:hi] = d.min(1)
+
+    def result(self) -> dict:
+        """The four metrics plus ``nn_dist``/``nn_index``: each fake row's nearest real row."""
+        return {
+            "precision": float(self.in_ball.double().mean()),
+            "recall": float(self.recall_hit.double().mean()),
+            "density": float(self.density_count.double().mean() / self.k),
+            "coverage": float((self.min_to_fake < self.r_real).double().mean()),
+            "nn_dist": self.nn_dist.clamp_(min=0).sqrt_(),
+            "nn_index": self.nn_index,
+        }
+
+
+def kth_of_rows(d: torch.Tensor, k: int) -> torch.Tensor:
+    """Each row's (k+1)-th smallest entry of squared self-distances (self counted as the 0-th)."""
+    return nearest_of_rows(d, k).values[:, -1]
+
+
+def nearest_of_rows(d: torch.Tensor, k: int):
+    """The k+1 smallest entries of each row (sorted values and their column indices)."""
+    return d.topk(min(k + 1, d.shape[1]), dim=1, largest=False)
+
+
 def prdc(real, fake, k: int = DEFAULT_K, chunk: int | None = None,
          real_radii: torch.Tensor | None = None) -> dict:
     """Precision, recall, density, coverage of ``fake`` against ``real`` features.
@@ -112,26 +161,9 @@ def prdc(real, fake, k: int = DEFAULT_K, chunk: int | None = None,
     r_real = _kth_sq(real, k, chunk) if real_radii is None else real_radii.to(real).square()
     r_fake = _kth_sq(fake, k, chunk)
     step = _rows_per_chunk(len(real), chunk)
-    in_ball = torch.empty(len(fake), dtype=torch.bool, device=real.device)
-    density_count = torch.empty(len(fake), dtype=torch.long, device=real.device)
-    recall_hit = torch.zeros(len(real), dtype=torch.bool, device=real.device)
-    min_to_fake = torch.full((len(real),), float("inf"), dtype=real.dtype, device=real.device)
-    nn_dist = torch.empty(len(fake), dtype=real.dtype, device=real.device)
-    nn_index = torch.empty(len(fake), dtype=torch.long, device=real.device)
+    counter = PRDCCounter(len(fake), r_real, k)
     real_aug = right_operand(real) if real.shape[1] > 8 else None
     for i in range(0, len(fake), step):
         d = squared_distances(fake[i:i + step], real, b_aug=real_aug)   # (chunk, n_real)
-        inside = d < r_real[None, :]
-        density_count[i:i + step] = inside.sum(1, dtype=torch.int32)
-        in_ball[i:i + step] = density_count[i:i + step] > 0
-        recall_hit |= (d < r_fake[i:i + step, None]).any(0)
-        torch.minimum(min_to_fake, d.amin(0), out=min_to_fake)
-        nn_dist[i:i + step], nn_index[i:i + step] = d.min(1)
-    return {
-        "precision": float(in_ball.double().mean()),
-        "recall": float(recall_hit.double().mean()),
-        "density": float(density_count.double().mean() / k),
-        "coverage": float((min_to_fake < r_real).double().mean()),
-        "nn_dist": nn_dist.clamp_(min=0).sqrt_(),
-        "nn_index": nn_index,
-    }
+        counter.add(d, r_fake[i:i + step], i)
+    return counter.result()
