@@ -167,7 +167,7 @@ def inproc(n: int, kid_subsets: int) -> None:
 
     from diagnose.analysis.cache import StageCache
     from diagnose.analysis.groundtruth import Warp, _digits
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.analysis.reference import load_split
     from diagnose.features import register_with_fidelity
     from diagnose.generators.load import wrap_generator

@@ -113,7 +113,7 @@ def check_target(n: int, cache_dir: str):
     sampling and features are sharded (diagnose.analysis.sharded). Returns the verdict (rank 0)."""
     from diagnose.core import dist as dd
     from diagnose.analysis.cache import StageCache
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.analysis.sharded import ReplayedExtractor, ReplayedGenerator, sharded_features
     from diagnose.features import get_extractor
     from diagnose.generators.load import wrap_generator

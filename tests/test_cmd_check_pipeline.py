@@ -9,7 +9,7 @@ from torch import nn
 from diagnose.analysis import detectors as rules
 from diagnose.analysis.cache import StageCache
 from diagnose.analysis.groundtruth import Mixture
-from diagnose.analysis.pipeline import check_generator
+from diagnose.analysis.judge import check_generator
 from diagnose.cli import main
 from diagnose.generators.load import wrap_generator
 

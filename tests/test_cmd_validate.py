@@ -58,7 +58,7 @@ def test_same_headline_at_two_n(tmp_path, keep):
     """n-invariance: the same generator gets the same headline at n = 500 and n = 3,000."""
     from diagnose.analysis.cache import StageCache
     from diagnose.analysis.groundtruth import Mixture
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.analysis.sweep import headline_class
     from diagnose.generators.load import wrap_generator
 

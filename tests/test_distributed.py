@@ -118,7 +118,7 @@ def test_replayed_check_equals_direct_check_in_one_process(tmp_path):
     # the stand-ins alone (no ranks): a replay of every batch must give the direct check's verdict,
     # NaN samples counted and dropped the same way
     from diagnose.analysis.cache import StageCache
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.analysis.sharded import ReplayedExtractor, ReplayedGenerator, sharded_features
     from diagnose.features import get_extractor
     from diagnose.generators.load import wrap_generator

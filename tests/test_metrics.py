@@ -117,7 +117,7 @@ def test_kmeans_bins_assign_clusters():
     x = centres[torch.arange(300) % 3] + 0.1 * torch.randn(300, 2, generator=g)
     bins = modes.fit_bins(x, 3)
     lab = modes.assign_bins(x, bins)
-    assert len(torch.unique(lab)) == 3 and latent.effective_modes(modes.histogram(lab, 3)) > 2.99
+    assert len(torch.unique(lab)) == 3 and modes.effective_modes(modes.histogram(lab, 3)) > 2.99
 
 
 def test_mixture_metrics_veegan_definitions():

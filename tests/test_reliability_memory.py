@@ -94,7 +94,7 @@ _PROBE = textwrap.dedent('''
     import json, resource, sys, torch
     sys.path.insert(0, {tests!r})
     from test_reliability_memory import ImgG
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.generators.load import wrap_generator
     torch.manual_seed(0)
     torch.set_num_threads(1)

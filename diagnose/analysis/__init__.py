@@ -12,7 +12,7 @@ from diagnose.core.lazy import lazy_getattr
 _LAZY = {
     "judge_generator": ("diagnose.analysis.judge", "judge_generator"),
     "PROTOCOLS": ("diagnose.analysis.protocols", "PROTOCOLS"),
-    "check_generator": ("diagnose.analysis.pipeline", "check_generator"),
+    "check_generator": ("diagnose.analysis.judge", "check_generator"),
     "CheckConfig": ("diagnose.analysis.protocols", "CheckConfig"),
     "snapshot_evaluator": ("diagnose.analysis.snapshot", "snapshot_evaluator"),
     "run_validation": ("diagnose.analysis.groundtruth", "run_validation"),

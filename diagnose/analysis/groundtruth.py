@@ -291,7 +291,7 @@ def run_validation(*, n_samples: int = 2000, device: str = "cpu", cache=None,
 
     only: a substring of case names to run a subset; on_case(row) is called after each case.
     """
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.generators.load import wrap_generator
 
     data = lazy_digits()

@@ -6,9 +6,9 @@ rules, plus the discriminator probe when a discriminator is at hand.
     judged.samples      # the first generated batch (for the sample grid)
 
 ``diagnose check``, the run verdict (diagnose.analysis.run_verdict), snapshot evaluation during training
-(analysis.snapshot), ``diagnose validate`` (through pipeline.check_generator) and the Python API
+(analysis.snapshot), ``diagnose validate`` (through check_generator, below) and the Python API
 (``diagnose.check``) all come here, so they cannot disagree about the same generator. Its
-settings are one :class:`~diagnose.analysis.pipeline.CheckConfig`; ``PROTOCOLS`` names the one
+settings are one :class:`~diagnose.analysis.protocols.CheckConfig`; ``PROTOCOLS`` names the one
 each caller uses.
 """
 from __future__ import annotations
@@ -231,3 +231,22 @@ def _with_probe(verdict: dict, loaded, D, device, data_root, note) -> dict:
         return verdict
     merged = merge_verdicts(verdict["subject"], verdict, probe)
     return {**verdict, **merged, "d_probe": probe["d_probe"]}
+
+
+def check_generator(loaded, dataset_name: str, *, features: str | None = None,
+                    n_samples: int = PROTOCOLS["check"].n_samples, data_root=None, seed: int = 0,
+                    device: str = "cpu", progress: bool = True, value_range=None,
+                    cache: StageCache | None = None, extractor=None, subject: str | None = None,
+                    extractor_kwargs: dict | None = None, return_samples: bool = False,
+                    kid_subsets: int = PROTOCOLS["check"].kid_subsets):
+    """Measure ``loaded`` against ``dataset_name`` and return the verdict dict.
+
+    The keyword form of :func:`judge_generator` (the one verdict path), with a CheckConfig built
+    from the keywords. return_samples: also return the first generated batch.
+    """
+    cfg = CheckConfig(n_samples=int(n_samples), seed=int(seed), kid_subsets=int(kid_subsets),
+                      features=features)
+    j = judge_generator(loaded, cfg, dataset=dataset_name, value_range=value_range,
+                        data_root=data_root, device=device, progress=progress, cache=cache,
+                        extractor=extractor, subject=subject, extractor_kwargs=extractor_kwargs)
+    return (j.verdict, j.samples) if return_samples else j.verdict

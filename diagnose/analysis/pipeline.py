@@ -8,24 +8,14 @@ sampling, this, the rules) is ``diagnose.analysis.judge.judge_generator``, the o
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
 from diagnose.analysis.cache import StageCache
 # The settings live in a torch-free module so the CLI reads its flag defaults from them cheaply.
-from diagnose.analysis.protocols import PROTOCOLS, CheckConfig  # noqa: F401
+from diagnose.analysis.protocols import CheckConfig
 from diagnose.metrics import fidelity, knn, latent, memorization, mixtures, modes
 from diagnose.metrics.neighbours import neighbour_statistics
-
-
-def _labels_for(ref: dict, out: dict, feats: torch.Tensor) -> torch.Tensor:
-    src = ref["mode_source"]
-    if src == "classifier":
-        return out["labels"]
-    if src == "centres":
-        return knn.nearest_neighbours(feats.float(), ref["centres"].float())[1]
-    return modes.assign_bins(feats, ref["bins"])
 
 
 def _kid_real_sums(ref: dict, real: torch.Tensor, n: int, cfg: CheckConfig,
@@ -56,7 +46,7 @@ def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None 
     from diagnose.analysis import blocks
 
     feats = out["features"]
-    labels = _labels_for(ref, out, feats)
+    labels = modes.mode_labels(ref["mode_source"], out, feats, ref.get("centres"), ref.get("bins"))
     ndb_labels = blocks.ndb_labels_for(ref, feats)
     train = ref["train_features"]
     n = len(feats)
@@ -86,16 +76,6 @@ def measure(out: dict, ref: dict, cfg: CheckConfig, points: torch.Tensor | None 
                             shared_blocks=shared["blocks"])
     matched["memorization"] = res["memorization"]   # shares and medians: already n-free
     return {"full": res, "matched": matched}
-
-
-def generate_all(loaded, n: int, cfg: CheckConfig):
-    """Generate n samples in batches; returns (batches list, share of samples with NaN/inf)."""
-    batches, bad = [], 0
-    for x in loaded.sample(n, batch_size=cfg.batch_size, seed=cfg.seed):
-        finite = torch.isfinite(x.flatten(1)).all(1)
-        bad += int((~finite).sum())
-        batches.append(x)
-    return batches, bad / max(1, n)
 
 
 class FiniteStream:
@@ -130,30 +110,3 @@ def latent_profile(loaded, extractor, ref: dict, cfg: CheckConfig) -> dict:
     return latent.latent_distance_profile(
         lambda z: extractor.features(loaded.generate(z)), loaded.latents,
         n_pairs=cfg.latent_pairs, real_pair_distance=ref["real_pair_distance"], seed=cfg.seed + 7)
-
-
-def check_generator(loaded, dataset_name: str, *, features: str | None = None,
-                    n_samples: int = PROTOCOLS["check"].n_samples, data_root=None, seed: int = 0,
-                    device: str = "cpu", progress: bool = True, value_range=None,
-                    cache: StageCache | None = None, extractor=None, subject: str | None = None,
-                    extractor_kwargs: dict | None = None, return_samples: bool = False,
-                    kid_subsets: int = PROTOCOLS["check"].kid_subsets):
-    """Measure ``loaded`` against ``dataset_name`` and return the verdict dict.
-
-    Kept for callers of the keyword form; it is :func:`diagnose.analysis.judge.judge_generator`
-    (the one verdict path) with a CheckConfig built from the keywords. return_samples: also
-    return the first generated batch.
-    """
-    from diagnose.analysis.judge import judge_generator
-
-    cfg = CheckConfig(n_samples=int(n_samples), seed=int(seed), kid_subsets=int(kid_subsets),
-                      features=features)
-    j = judge_generator(loaded, cfg, dataset=dataset_name, value_range=value_range,
-                        data_root=data_root, device=device, progress=progress, cache=cache,
-                        extractor=extractor, subject=subject, extractor_kwargs=extractor_kwargs)
-    return (j.verdict, j.samples) if return_samples else j.verdict
-
-
-def finite_or_none(x):
-    """A float, or None for NaN/inf (JSON-friendly)."""
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None

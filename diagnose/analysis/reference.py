@@ -72,14 +72,6 @@ def _extract(extractor, ds, idx: torch.Tensor, batch_size: int, progress: bool) 
     return extractor.extract(_batches(ds, idx, batch_size), progress=progress, total=len(idx))
 
 
-def _mode_labels(kind: str, out: dict, feats: torch.Tensor, ds, centres, bins):
-    if kind == "classifier":
-        return out["labels"]
-    if kind == "centres":
-        return knn.nearest_neighbours(feats.float(), centres.float())[1]
-    return modes.assign_bins(feats, bins)
-
-
 def mode_source(extractor, ds) -> str:
     """How modes are defined: the extractor's classes, the mixture's centres, or k-means bins."""
     if extractor.num_classes and ds.n_modes == extractor.num_classes:
@@ -141,12 +133,12 @@ def build_reference(dataset_name: str, extractor, n: int, *, data_root=None, k: 
         n_modes = int(extractor.num_classes if src == "classifier" else
                       len(centres) if src == "centres" else min(KMEANS_BINS, max(2, len(feats) // 20)))
         bins = modes.fit_bins(feats, n_modes) if src == "kmeans" else None
-        labels = _mode_labels(src, out, feats, train, centres, bins)
+        labels = modes.mode_labels(src, out, feats, centres, bins)
         n_ndb = ndb_bin_count(n_modes, n_ref)
         ndb_bins = modes.fit_bins(feats, n_ndb) if n_ndb else None
         h_idx = torch.arange(n_ref)
         hout = _extract(extractor, held_ds, h_idx, batch_size, progress)
-        hout["mode_labels"] = _mode_labels(src, hout, hout["features"], held_ds, centres, bins)
+        hout["mode_labels"] = modes.mode_labels(src, hout, hout["features"], centres, bins)
         if ndb_bins is not None:
             hout["ndb_labels"] = modes.assign_bins(hout["features"], ndb_bins)
         if held_ds.kind == "points":

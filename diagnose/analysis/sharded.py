@@ -37,7 +37,7 @@ def prepare(args, loaded, dataset: str, device: str, extractor_kwargs: dict | No
         return loaded, None, True
     if not dd.is_main():
         args.json = False
-    from diagnose.analysis.pipeline import CheckConfig
+    from diagnose.analysis.protocols import CheckConfig
     from diagnose.features import default_extractor_for, get_extractor
 
     extractor = get_extractor(getattr(args, "features", None) or default_extractor_for(dataset), device,

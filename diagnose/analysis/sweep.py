@@ -153,7 +153,7 @@ def measure_all(*, n_samples: int = 1000, only: str | None = None, cache=None, d
 
     Rows: dial, value, truth, half, order, verdict (the dict), headline class.
     """
-    from diagnose.analysis.pipeline import check_generator
+    from diagnose.analysis.judge import check_generator
     from diagnose.generators.load import wrap_generator
 
     data = gt.lazy_digits()

@@ -5,7 +5,7 @@ knn           precision, recall, density, coverage with a chunked k-NN (k=5)
 memorization  generated-to-train vs held-out-to-train nearest-neighbour distances
 duplicates    near-duplicate rate and birthday-paradox support estimate
 modes         modes hit, KL to the reference histogram, NDB/K; k-means bins
-latent        effective number of modes, output distance against latent distance
+latent        output distance against latent distance (latent coverage)
 mixtures      VEEGAN/PacGAN modes captured and % high-quality samples for 2D mixtures
 ranges        raw output range against the data's value range
 """

@@ -59,11 +59,6 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor,
     return a_aug @ b_aug.T
 
 
-def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Euclidean distances between rows of ``a`` and ``b``."""
-    return squared_distances(a, b).clamp_(min=0).sqrt_()
-
-
 def _kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
     step = _rows_per_chunk(len(x), chunk)
     out = torch.empty(len(x), dtype=x.dtype, device=x.device)

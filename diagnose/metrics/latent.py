@@ -10,7 +10,6 @@ real samples); a collapsed one barely moves at any t.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -18,13 +17,6 @@ import torch
 
 #: Interpolation fractions between an anchor latent and an independent one.
 INTERPOLATION_TS = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
-
-
-def effective_modes(counts) -> float:
-    """exp(Shannon entropy) of a histogram: the number of equally likely modes it amounts to."""
-    c = np.asarray(counts, dtype=np.float64)
-    p = c[c > 0] / max(c.sum(), 1e-12)
-    return float(math.exp(-np.sum(p * np.log(p)))) if len(p) else 0.0
 
 
 def average_ranks(a: np.ndarray) -> np.ndarray:

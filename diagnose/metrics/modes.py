@@ -85,8 +85,6 @@ def mode_metrics(gen_labels: torch.Tensor, ref_counts: np.ndarray, n_modes: int,
     when given; ``ndb_bins`` says how many bins NDB/K is over.
     """
     g = histogram(gen_labels, n_modes)
-    p = g / max(1, g.sum())
-    ent = -float(np.sum(p[p > 0] * np.log(p[p > 0])))
     if ndb_labels is not None and ndb_ref_counts is not None:
         ndb_out = ndb(histogram(ndb_labels, len(ndb_ref_counts)), np.asarray(ndb_ref_counts))
         bins = len(ndb_ref_counts)
@@ -98,6 +96,25 @@ def mode_metrics(gen_labels: torch.Tensor, ref_counts: np.ndarray, n_modes: int,
         "kl": kl_to_reference(g, np.asarray(ref_counts)),
         **ndb_out,
         "ndb_bins": bins,
-        "effective_modes": math.exp(ent),
+        "effective_modes": effective_modes(g),
         "histogram": g.tolist(),
     }
+
+
+def effective_modes(counts) -> float:
+    """exp(Shannon entropy) of a histogram: the number of equally likely modes it amounts to."""
+    c = np.asarray(counts, dtype=np.float64)
+    p = c[c > 0] / max(c.sum(), 1e-12)
+    return float(math.exp(-np.sum(p * np.log(p)))) if len(p) else 0.0
+
+
+def mode_labels(source: str, out: dict, feats: torch.Tensor, centres=None, bins=None) -> torch.Tensor:
+    """The mode of each sample: the extractor's class ("classifier"), the nearest mixture centre
+    ("centres"), or the nearest k-means bin ("kmeans"), as the reference defined modes."""
+    if source == "classifier":
+        return out["labels"]
+    if source == "centres":
+        from diagnose.metrics.knn import nearest_neighbours
+
+        return nearest_neighbours(feats.float(), centres.float())[1]
+    return assign_bins(feats, bins)
