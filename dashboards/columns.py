@@ -29,12 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
+from diagnose.runs.series import NOT_PLOTTED
+
+from dashboards.decimate import DEFAULT_BUCKETS, ema, minmax_decimate
 
 #: Marks "field absent from this row" (distinct from NaN, which is a logged null).
 ABSENT = -1.2345678e307
-#: Bookkeeping fields no view plots: not decoded at all (a third of the parse time saved).
-SKIP_FIELDS = frozenset({"epoch", "time", "lr_d", "lr_g"})
+#: Fields no view plots (the series table's counters and learning rates), ``step`` excepted: it
+#: orders the rows. Not decoded at all (a third of the parse time saved).
+SKIP_FIELDS = NOT_PLOTTED - {"step"}
 #: Bytes decoded per call. It bounds the transient struct objects and how long one C call holds
 #: the GIL (a few ms), so other requests (the verdict card) are served while a long log parses.
 _CHUNK = 1 << 20
@@ -92,8 +95,6 @@ class Columns:
         The EMA of the latest weight per field is memoized (one full-length array per field), so
         moving the zoom or redrawing costs only the decimation.
         """
-        from dashboards.figures import ema
-
         weight = round(float(weight), 3)
         key = ("ema", name)
         hit = self._memo.get(key)
