@@ -51,17 +51,14 @@ class Columns:
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     values: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: int = 0  # corrupt lines skipped (a partial last line is not counted: it is pending)
-    #: a preview (see :func:`preview`): about how many rows the whole file holds; 0 = every row read
+    #: a preview (see :func:`preview`): some rows of the file were not read
+    sampled: bool = False
+    #: in a preview, about how many rows the whole file holds (0: no complete row was sampled)
     total_estimate: int = 0
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # series/decimations
 
     def __len__(self) -> int:
         return len(self.steps)
-
-    @property
-    def sampled(self) -> bool:
-        """True for a preview: some rows of the file were not read."""
-        return self.total_estimate > 0
 
     @property
     def names(self) -> list[str]:
@@ -306,9 +303,11 @@ def preview(path: str | os.PathLike, windows: int | None = None, window: int | N
     names = _field_names(head + b"\n" + tail)
     cols, skipped = _Decoders(names).decode(sample) if sample else ({k: np.zeros(0) for k in names}, 0)
     out = _assemble({k: [v] for k, v in cols.items()}, skipped)
-    if size > windows * window and sample:
-        n_lines = sample.count(b"\n")
-        out.total_estimate = max(int(round(size * n_lines / len(sample))), len(out))
+    if size > windows * window:
+        out.sampled = True
+        if sample:
+            n_lines = sample.count(b"\n")
+            out.total_estimate = max(int(round(size * n_lines / len(sample))), len(out))
     return out
 
 

@@ -478,6 +478,10 @@ def test_preview_reads_a_bounded_number_of_bytes_whatever_the_length(tmp_path, m
     _write_jsonl(small, [{"step": s, "d_loss": 1.0} for s in range(50)])
     whole = C.preview(small, windows=windows, window=window)
     assert not whole.sampled and len(whole) == 50
+    wide = tmp_path / "wide.jsonl"                        # every line longer than a window
+    _write_jsonl(wide, [{"step": s, "d_loss": 1.0, "note": "x" * 3000} for s in range(100)])
+    none = C.preview(wide, windows=windows, window=window)
+    assert none.sampled and len(none) == 0                # still a preview: the parse must follow
 
 
 def test_store_curves_preview_first_then_full_columns_with_the_spike(tmp_path, monkeypatch):

@@ -276,6 +276,8 @@ class RunPage(Panel):
         A preview (``view.columns.sampled``) is drawn the same way and says so in its title.
         """
         cols = view.columns  # decimated here from the memo: the figure gets ~4k points per field
+        if cols.sampled and not len(cols):  # lines longer than the preview's windows
+            return F.empty_figure("reading metrics.jsonl...")
         series = {n: cols.decimated(n, x_range=x_range) for n in cols.names}
         smoothed = None
         if 0 < smoothing < 1:
@@ -301,6 +303,9 @@ class RunPage(Panel):
         cols = view.columns
         if cols is None or not cols.sampled:
             return ""
+        if not len(cols):
+            return ("Reading metrics.jsonl: no complete row in the evenly spaced parts read for a "
+                    "preview; the curves appear as soon as the whole log is read.")
         return (f"Preview: {len(cols):,} of about {cols.total_estimate:,} rows, read from "
                 f"evenly spaced parts of metrics.jsonl. Spikes and NaN between them are not shown "
                 f"yet; the full curves replace this as soon as the whole log is read.")
