@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from diagnose import runs as R
@@ -408,8 +408,6 @@ class RunStore:
         if not self.metrics.known(m_path):
             self.warm(run_id)
             if self.parsing(run_id):
-                from dataclasses import replace
-
                 return replace(view, columns=self.metrics.preview(m_path))
         return self.view(run_id)
 

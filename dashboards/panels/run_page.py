@@ -2,7 +2,8 @@
 
 A ``dcc.Interval`` polls the run's file signature (sizes and mtimes); only a change triggers the
 callbacks that re-read and redraw, so a live run updates without a reload and an idle one costs
-one ``stat`` per file per tick.
+one ``stat`` per file per tick. A long log not parsed yet is drawn first from a labelled preview
+of its rows (:meth:`dashboards.store.RunStore.curves`), replaced by the full curves when parsed.
 """
 from __future__ import annotations
 
