@@ -5,13 +5,16 @@
 
 Writes a synthetic metrics.jsonl (every Monitor field, one row per step) to a temp dir, then
 measures, in one process:
-  cold       parse (msgspec columns) + decimate + build the dynamics figure + serialize it
+  first      first paint of the curves, cold: what the run page's curves callback draws first
+             (for a log over the store's LIGHT_BYTES a bounded preview of its rows, while the
+             whole file parses in the background), and how long until the full figure is ready
+  cold       parse (msgspec columns) + decimate + build the full dynamics figure + serialize it
   warm       the dynamics callback through Dash's HTTP endpoint (test client), cache hit
   zoom       the same callback with a zoom window (re-decimated at full resolution inside it)
   baseline   the same figure built from the undecimated series (+ its JSON size), and the
              baseline parse: diagnose.runs.read_jsonl (json.loads per line)
-  browser    (when chromium + chromedriver exist) page open -> verdict card shown, and -> dynamics
-             plot drawn, cold server
+  browser    (when chromium + chromedriver exist) page open -> verdict card shown, -> dynamics
+             plot drawn (the preview, for a long log), -> full curves drawn, cold server
   --compare-with TREE  runs TREE's own benchmarks/dash_speed.py (e.g. the code before a change,
              a `git worktree add` checkout) on the same machine, alternating with this tree's
              measurements for --rounds rounds (default 3), and prints a table of the medians'
@@ -61,6 +64,7 @@ def write_metrics(path: Path, steps: int) -> None:
 
 
 ZOOM_HASH = ""
+DYN_OUTPUT = "run-dynamics.figure"  # the curves callback's output key (several outputs: see main)
 CPU: dict[str, float] = {}  # CPU seconds of the last timed() call per label (see main)
 
 
@@ -94,14 +98,19 @@ def callback_payload(pathname: str, sig: str, relayout=None, smooth=0.6, logy=()
                 "outputs": {"id": "run-dynamics", "property": "figure@" + ZOOM_HASH},
                 "inputs": [{"id": "run-dynamics", "property": "relayoutData", "value": relayout}],
                 "state": [url, *controls], "changedPropIds": ["run-dynamics.relayoutData"]}
-    return {"output": "run-dynamics.figure", "outputs": {"id": "run-dynamics", "property": "figure"},
-            "inputs": [{"id": "run-sig", "property": "data", "value": sig}, *controls],
+    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]}
+               for o in DYN_OUTPUT.strip(".").split("...")]
+    poll = [{"id": "run-curves-poll", "property": "n_intervals", "value": None}] \
+        if "run-curves-poll" in DYN_OUTPUT else []
+    return {"output": DYN_OUTPUT, "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": [{"id": "run-sig", "property": "data", "value": sig}, *controls, *poll],
             "state": [{"id": "run-dynamics", "property": "relayoutData", "value": None}, url],
             "changedPropIds": ["run-sig.data"]}
 
 
-def browser_paint(app, pathname: str) -> tuple[float, float] | None:
-    """Seconds from opening the run page (cold server cache) to (verdict shown, curves drawn)."""
+def browser_paint(app, pathname: str) -> tuple[float, float, float] | None:
+    """Seconds from opening the run page (cold server cache) to (verdict shown, curves drawn,
+    full curves drawn: no preview note left)."""
     if not (shutil.which("chromedriver") and shutil.which("chromium")):
         return None
     import threading
@@ -125,8 +134,7 @@ def browser_paint(app, pathname: str) -> tuple[float, float] | None:
         # load the JS bundles first, on a page that does not prefetch runs
         driver.get(f"http://127.0.0.1:{server.port}/compare/-")
         time.sleep(1.0)
-        app.store.metrics._entries.clear()  # cold: nothing parsed yet
-        app.store._small.clear()
+        _cold(app)
         t = time.perf_counter()
         driver.get(f"http://127.0.0.1:{server.port}{pathname}")
         first = None
@@ -136,13 +144,46 @@ def browser_paint(app, pathname: str) -> tuple[float, float] | None:
                     "return !!document.querySelector('#run-badge, #run-header h2');"):
                 first = time.perf_counter() - t
             if time.perf_counter() - t > 60:
-                return (first or float("inf"), float("inf"))
+                return (first or float("inf"), float("inf"), float("inf"))
             time.sleep(0.02)
         done = time.perf_counter() - t
-        return (first if first is not None else done, done)
+        while driver.execute_script(
+                "const n = document.querySelector('#run-curves-note'); return !!(n && n.textContent);"):
+            if time.perf_counter() - t > 60:
+                return (first or done, done, float("inf"))
+            time.sleep(0.02)
+        full = time.perf_counter() - t
+        return (first if first is not None else done, done, full)
     finally:
         driver.quit()
         server.shutdown()
+
+
+def _cold(app) -> None:
+    """Forget everything parsed or read (after any background parse has finished)."""
+    while any(t.name == "dash-warm" for t in __import__("threading").enumerate()):
+        time.sleep(0.01)
+    app.store.metrics._entries.clear()
+    getattr(app.store.metrics, "_previews", {}).clear()
+    app.store._small.clear()
+
+
+def first_paint(app, page, rid: str):
+    """(seconds to the first curves figure + JSON, cold; seconds until the full figure is built,
+    from the same start; the first figure's preview note or ''), CPU of the first in CPU["first"]."""
+    import plotly.io as pio
+
+    _cold(app)
+    t, c = time.perf_counter(), time.process_time()
+    view = app.store.curves(rid)
+    pio.to_json(page.dynamics(view, smoothing=0.6), validate=False)
+    first, CPU["first"] = time.perf_counter() - t, time.process_time() - c
+    cols = view.columns
+    note = f"preview of {len(cols):,} of about {cols.total_estimate:,} rows" if cols.sampled else ""
+    while app.store.parsing(rid):
+        time.sleep(0.005)
+    pio.to_json(page.dynamics(app.store.curves(rid), smoothing=0.6), validate=False)
+    return first, time.perf_counter() - t, note
 
 
 def main(argv=None) -> int:
@@ -180,6 +221,8 @@ def main(argv=None) -> int:
     app = create_app(tmp, refresh_ms=2000)
     global ZOOM_HASH  # Dash names a duplicate output "prop@hash"; the zoom callback has one
     ZOOM_HASH = next(k.split("@")[1] for k in app.callback_map if k.startswith("run-dynamics.figure@"))
+    global DYN_OUTPUT
+    DYN_OUTPUT = next(k for k in app.callback_map if "run-dynamics.figure" in k and "@" not in k)
     page = app.panels["run"]
     rid = "bench/long"
 
@@ -188,6 +231,11 @@ def main(argv=None) -> int:
         fig = page.dynamics(view, smoothing=0.6)  # the page's default: EMA 0.6, raw kept faint
         return view, pio.to_json(fig, validate=False)
 
+    t_first, t_full, note = first_paint(app, page, rid)
+    print(f"first paint, cold: curves view + decimate + figure + json {t_first * 1000:.0f} ms wall, "
+          f"{CPU['first'] * 1000:.0f} ms CPU ({note or 'full figure, no preview'}); "
+          f"full figure ready {t_full * 1000:.0f} ms after the start (background parse)")
+    _cold(app)
     t_cold, (view, fig_json) = timed(cold, label="cold")
     t_parse, _ = timed(lambda: (app.store.metrics._entries.clear(), app.store.view(rid)), label="parse")
     n_points = sum(len(tr["x"]["bdata"]) if isinstance(tr["x"], dict) else len(tr["x"])
@@ -248,21 +296,25 @@ def main(argv=None) -> int:
             print(f"browser paint, cold cache (open run page -> verdict shown): "
                   f"{t_paint[0] * 1000:.0f} ms")
             print(f"browser paint, cold cache (open run page -> curves drawn): {t_paint[1] * 1000:.0f} ms")
-    for name, cold_s, warm_s in (("wall", t_cold, t_warm), ("CPU", CPU["cold"], CPU["warm"])):
+            print(f"browser paint, cold cache (open run page -> full curves drawn): "
+                  f"{t_paint[2] * 1000:.0f} ms")
+    for name, cold_s, warm_s in (("wall", t_first, t_warm), ("CPU", CPU["first"], CPU["warm"])):
         ok = "OK" if cold_s < 1.5 and warm_s < 0.2 else "OVER BUDGET"
-        print(f"budgets ({name} time): cold {cold_s * 1000:.0f} < 1500 ms, callback "
+        print(f"budgets ({name} time): first paint cold {cold_s * 1000:.0f} < 1500 ms, callback "
               f"{warm_s * 1000:.0f} < 200 ms: {ok}")
     if args.compare_with:
-        new = {"cold": t_cold, "cold_cpu": CPU["cold"], "parse": t_parse, "parse_cpu": CPU["parse"],
+        new = {"first": t_first, "first_cpu": CPU["first"], "full": t_full,
+               "cold": t_cold, "cold_cpu": CPU["cold"], "parse": t_parse, "parse_cpu": CPU["parse"],
                "warm": t_warm, "warm_cpu": CPU["warm"], "zoom": t_zoom, "toggle": t_toggle}
         if not args.no_browser and t_paint:
-            new["verdict"], new["paint"] = t_paint
+            new["verdict"], new["paint"], new["paint_full"] = t_paint
 
         def again() -> dict:
             """This tree's figures measured once more (cold caches again), for the next round."""
-            app.store.metrics._entries.clear()
-            app.store._small.clear()
-            got = {"cold": timed(cold, label="cold")[0], "cold_cpu": CPU["cold"]}
+            got = dict(zip(("first", "full"), first_paint(app, page, rid)[:2]))
+            got["first_cpu"] = CPU["first"]
+            _cold(app)
+            got.update({"cold": timed(cold, label="cold")[0], "cold_cpu": CPU["cold"]})
             got["parse"] = timed(lambda: (app.store.metrics._entries.clear(), app.store.view(rid)),
                                  label="parse")[0]
             got["parse_cpu"] = CPU["parse"]
@@ -277,7 +329,7 @@ def main(argv=None) -> int:
             if not args.no_browser:
                 paint = browser_paint(app, path)
                 if paint:
-                    got["verdict"], got["paint"] = paint
+                    got["verdict"], got["paint"], got["paint_full"] = paint
             return got
 
         compare_with(args, new, again)
@@ -288,7 +340,18 @@ def main(argv=None) -> int:
 
 
 #: What --compare-with reads from the other tree's output (its format is this script's own).
+#: A row may give several patterns, tried in order: a tree without a preview draws its first
+#: curves from the full parse, so its "first paint" is its cold line and its "full curves drawn"
+#: is its "curves drawn".
 COMPARE_ROWS = (
+    ("first", "first paint, cold: curves view + figure + JSON, wall",
+     (r"first paint, cold: curves view \+ decimate \+ figure \+ json (\d+) ms wall",
+      r"cold: parse\+decimate\+figure\+json (\d+) ms wall")),
+    ("first_cpu", "first paint, cold: the same, CPU",
+     (r"first paint, cold: curves view \+ decimate \+ figure \+ json \d+ ms wall, (\d+) ms CPU",
+      r"cold: parse\+decimate\+figure\+json \d+ ms wall, (\d+) ms CPU")),
+    ("full", "full figure ready (background parse), wall",
+     (r"full figure ready (\d+) ms after", r"cold: parse\+decimate\+figure\+json (\d+) ms wall")),
     ("cold", "cold: parse + decimate + figure + JSON, wall",
      r"cold: parse\+decimate\+figure\+json (\d+) ms wall"),
     ("cold_cpu", "cold: the same, CPU", r"cold: parse\+decimate\+figure\+json \d+ ms wall, (\d+) ms CPU"),
@@ -301,6 +364,8 @@ COMPARE_ROWS = (
     ("toggle", "controls callback (smoothing, log y, axes), wall", r"controls callback .*?: (\d+) ms wall"),
     ("verdict", "browser: open run page -> verdict shown", r"\(open run page -> verdict shown\): (\d+) ms"),
     ("paint", "browser: open run page -> curves drawn", r"\(open run page -> curves drawn\): (\d+) ms"),
+    ("paint_full", "browser: open run page -> full curves drawn",
+     (r"\(open run page -> full curves drawn\): (\d+) ms", r"\(open run page -> curves drawn\): (\d+) ms")),
 )
 
 
@@ -331,10 +396,12 @@ def compare_with(args, new: dict, again) -> None:
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, timeout=1800,
                              env={**os.environ, "PYTHONPATH": str(tree)}).stdout
         print(out.rstrip())
-        for key, _, pat in COMPARE_ROWS:
-            m = re.search(pat, out)
-            if m:
-                theirs.setdefault(key, []).append(float(m.group(1)) / 1000)
+        for key, _, pats in COMPARE_ROWS:
+            for pat in (pats,) if isinstance(pats, str) else pats:
+                m = re.search(pat, out)
+                if m:
+                    theirs.setdefault(key, []).append(float(m.group(1)) / 1000)
+                    break
     print(f"--- this tree / {tree.name}: medians of {args.rounds} alternating round(s) on the same "
           f"machine (< 1: this tree faster) ---")
     print(f"{'':50} {'this':>8} {'before':>8} {'ratio':>6}")

@@ -29,12 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
+from diagnose.runs.series import NOT_PLOTTED
+
+from dashboards.decimate import DEFAULT_BUCKETS, ema, minmax_decimate
 
 #: Marks "field absent from this row" (distinct from NaN, which is a logged null).
 ABSENT = -1.2345678e307
-#: Bookkeeping fields no view plots: not decoded at all (a third of the parse time saved).
-SKIP_FIELDS = frozenset({"epoch", "time", "lr_d", "lr_g"})
+#: Fields no view plots (the series table's counters and learning rates), ``step`` excepted: it
+#: orders the rows. Not decoded at all (a third of the parse time saved).
+SKIP_FIELDS = NOT_PLOTTED - {"step"}
 #: Bytes decoded per call. It bounds the transient struct objects and how long one C call holds
 #: the GIL (a few ms), so other requests (the verdict card) are served while a long log parses.
 _CHUNK = 1 << 20
@@ -48,6 +51,10 @@ class Columns:
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     values: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: int = 0  # corrupt lines skipped (a partial last line is not counted: it is pending)
+    #: a preview (see :func:`preview`): some rows of the file were not read
+    sampled: bool = False
+    #: in a preview, about how many rows the whole file holds (0: no complete row was sampled)
+    total_estimate: int = 0
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # series/decimations
 
     def __len__(self) -> int:
@@ -92,8 +99,6 @@ class Columns:
         The EMA of the latest weight per field is memoized (one full-length array per field), so
         moving the zoom or redrawing costs only the decimation.
         """
-        from dashboards.figures import ema
-
         weight = round(float(weight), 3)
         key = ("ema", name)
         hit = self._memo.get(key)
@@ -253,6 +258,67 @@ def _assemble(parts: dict[str, list[np.ndarray]], skipped: int) -> Columns:
     return Columns(steps=steps, values=values, skipped=skipped)
 
 
+#: The preview of a long log reads this many evenly spaced windows of PREVIEW_WINDOW bytes (plus
+#: the field probe at the head and tail): 2 MB whatever the length of the file.
+PREVIEW_WINDOWS = 128
+PREVIEW_WINDOW = 16 << 10
+
+
+def preview(path: str | os.PathLike, windows: int | None = None, window: int | None = None) -> Columns:
+    """Columns of a sample of ``path``: the complete lines of ``windows`` byte ranges of
+    ``window`` bytes spread evenly over the file, so the cost does not grow with the log.
+
+    Drawn while the whole file is parsed: ``total_estimate`` (rows in the file, estimated from
+    the sample's mean line length) lets the page say "N of about M rows". Spikes, NaN and
+    corrupt lines between the windows are not seen; only the full parse is the record. A file no
+    longer than the windows together is read whole (and the result is not marked as sampled).
+    """
+    windows = PREVIEW_WINDOWS if windows is None else windows
+    window = PREVIEW_WINDOW if window is None else window
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(0)
+            if size <= windows * window:  # small: every row, as the full parse would read them
+                data = f.read()
+                head, tail, pieces = data[:_PROBE], data[-_PROBE:], [data[:data.rfind(b"\n") + 1]]
+            else:
+                head = f.read(_PROBE)
+                f.seek(max(0, size - _PROBE))
+                tail = f.read(_PROBE)
+                pieces = []
+                for i in range(windows):
+                    start = int(i * (size - window) / max(windows - 1, 1))
+                    f.seek(start)
+                    chunk = f.read(window)
+                    # a window that does not start the file starts mid-line: drop up to the first
+                    # newline; everything after the last newline is cut too
+                    first = chunk.find(b"\n") + 1 if start else 0
+                    last = chunk.rfind(b"\n") + 1
+                    if last > first:
+                        pieces.append(chunk[first:last])
+    except OSError:
+        return Columns()
+    sample = b"".join(pieces)
+    names = _field_names(head + b"\n" + tail)
+    cols, skipped = _Decoders(names).decode(sample) if sample else ({k: np.zeros(0) for k in names}, 0)
+    out = _assemble({k: [v] for k, v in cols.items()}, skipped)
+    if size > windows * window:
+        out.sampled = True
+        if sample:
+            n_lines = sample.count(b"\n")
+            out.total_estimate = max(int(round(size * n_lines / len(sample))), len(out))
+    return out
+
+
+def _field_names(probe: bytes) -> list[str]:
+    """The numeric fields decoded, ``step`` first (it orders every other column)."""
+    names = [k for k in _numeric_keys(probe) if k not in SKIP_FIELDS]
+    if "step" in names:
+        names.remove("step")
+    return ["step", *names]
+
+
 class MetricsCache:
     """Parsed metrics.jsonl columns keyed by path and validated by (size, mtime); thread-safe LRU."""
 
@@ -261,6 +327,37 @@ class MetricsCache:
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # guards _entries only, never held during a parse
         self._parsing: dict[Path, threading.Lock] = {}
+        self._previews: OrderedDict[Path, tuple[int, int, Columns]] = OrderedDict()
+
+    def known(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` was parsed before and only grew since: ``get`` then reads only the
+        appended bytes (cheap), where a first parse reads the whole file."""
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except (OSError, ValueError):
+            return False
+        with self._lock:
+            e = self._entries.get(path)
+            return e is not None and size >= e.offset
+
+    def preview(self, path: str | os.PathLike) -> Columns:
+        """:func:`preview` of ``path``, kept (a few, by size and mtime) so redraws reuse it."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except (OSError, ValueError):
+            return Columns()
+        with self._lock:
+            hit = self._previews.get(path)
+        if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
+            return hit[2]
+        cols = preview(path)
+        with self._lock:
+            self._previews[path] = (st.st_size, st.st_mtime_ns, cols)
+            while len(self._previews) > 4:
+                self._previews.popitem(last=False)
+        return cols
 
     def peek(self, path: str | os.PathLike) -> Columns | None:
         """The cached columns of ``path`` if they match the file as it is now, else None."""
@@ -324,10 +421,7 @@ class MetricsCache:
             head = f.read(_PROBE)
             f.seek(max(0, st.st_size - _PROBE))
             tail = f.read(_PROBE)
-        names = [k for k in _numeric_keys(head + b"\n" + tail) if k not in SKIP_FIELDS]
-        if "step" in names:  # steps first: it orders every other column
-            names.remove("step")
-        names = ["step", *names]
+        names = _field_names(head + b"\n" + tail)
         parts, skipped, offset = _parse_range(path, 0, names)
         return _Entry(st.st_size, st.st_mtime_ns, offset, names, parts, skipped,
                       _assemble(parts, skipped))

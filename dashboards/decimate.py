@@ -1,4 +1,4 @@
-"""Server-side decimation of long series that keeps their extremes.
+"""Server-side decimation of long series that keeps their extremes, and their EMA smoothing.
 
 A run with a million logged steps cannot be sent to the browser point by point: the JSON alone is
 tens of megabytes and the browser stalls. Averaging or striding would hide exactly what a person
@@ -10,6 +10,8 @@ Hand-written because plotly-resampler (the library that does this) is not a depe
 core is ten lines of numpy.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -62,3 +64,31 @@ def minmax_decimate(x, y, buckets: int = DEFAULT_BUCKETS,
         parts.append([m * k + int(lo[m * k:].argmin()), m * k + int(hi[m * k:].argmax())])
     keep = np.unique(np.concatenate(parts).astype(np.int64))
     return x[keep], y[keep]
+
+
+def ema(y, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average with weight in [0, 1).
+
+    s_i = weight * s_{i-1} + (1 - weight) * y_i from s_{-1} = 0, divided by 1 - weight**(i+1) so the
+    start is not pulled towards zero. Non-finite values are skipped (they stay NaN in the output,
+    and the average carries on over them), as TensorBoard does. Linear time (scipy's lfilter).
+    """
+    y = np.asarray(y, dtype=float)
+    w = float(weight)
+    if not 0 < w < 1 or len(y) < 2:
+        return y
+    from scipy.signal import lfilter
+
+    ok = np.isfinite(y)
+    vals = y[ok] if not ok.all() else y
+    if not len(vals):
+        return y
+    sm = lfilter([1 - w], [1, -w], vals)
+    # the debias factor 1 - w**(i+1) is 1.0 in float64 once w**(i+1) < 1e-17: divide only before
+    m = min(len(vals), int(math.ceil(math.log(1e-17) / math.log(w))) + 1)
+    sm[:m] /= 1 - w ** np.arange(1, m + 1)
+    if ok.all():
+        return sm
+    out = np.full(len(y), np.nan)
+    out[ok] = sm
+    return out

@@ -14,23 +14,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboards.decimate import DEFAULT_BUCKETS, minmax_decimate
+from diagnose.runs.series import LABELS, NOT_PLOTTED  # noqa: F401  (display names, curves left out)
+
+from dashboards.decimate import DEFAULT_BUCKETS, ema, minmax_decimate  # noqa: F401  (ema: API)
 
 Series = tuple[Sequence[float], Sequence[float]]  # (steps, values)
 
 SEVERITY_COLORS = {"fail": "#c0392b", "warn": "#d35400", "info": "#2874a6", "ok": "#1e8449",
                    "pending": "#7f8c8d", "damaged": "#6c3483"}
 LN2 = math.log(2)
-#: Display names of the known metrics.jsonl fields.
-LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))",
-          "grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}
 #: Rows of the dynamics figure: title, fields, reference lines (value, label).
 DYNAMICS_ROWS = (
     ("Losses", ("d_loss", "g_loss"), ((LN2, "ln 2"), (2 * LN2, "2 ln 2"))),
     ("D(x) and D(G(z))", ("d_real", "d_fake"), ((0.5, "0.5 (chance)"),)),
     ("Gradient norms", ("grad_norm_d", "grad_norm_g"), ()),
 )
-NOT_PLOTTED = {"step", "epoch", "time", "lr_d", "lr_g"}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -132,34 +130,6 @@ def _flag_traces(flags: Sequence[Mapping], y_range: tuple[float, float], span: f
                     "hoveron": "fills", "hoverinfo": "text", "text": text,
                     "name": f"flag: {f.get('code')}", "legendgroup": f"flag-{f.get('code')}",
                     "showlegend": legend, "xaxis": xref, "yaxis": yref})
-    return out
-
-
-def ema(y, weight: float) -> np.ndarray:
-    """TensorBoard's smoothing: a debiased exponential moving average with weight in [0, 1).
-
-    s_i = weight * s_{i-1} + (1 - weight) * y_i from s_{-1} = 0, divided by 1 - weight**(i+1) so the
-    start is not pulled towards zero. Non-finite values are skipped (they stay NaN in the output,
-    and the average carries on over them), as TensorBoard does. Linear time (scipy's lfilter).
-    """
-    y = np.asarray(y, dtype=float)
-    w = float(weight)
-    if not 0 < w < 1 or len(y) < 2:
-        return y
-    from scipy.signal import lfilter
-
-    ok = np.isfinite(y)
-    vals = y[ok] if not ok.all() else y
-    if not len(vals):
-        return y
-    sm = lfilter([1 - w], [1, -w], vals)
-    # the debias factor 1 - w**(i+1) is 1.0 in float64 once w**(i+1) < 1e-17: divide only before
-    m = min(len(vals), int(math.ceil(math.log(1e-17) / math.log(w))) + 1)
-    sm[:m] /= 1 - w ** np.arange(1, m + 1)
-    if ok.all():
-        return sm
-    out = np.full(len(y), np.nan)
-    out[ok] = sm
     return out
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from diagnose import runs as R
@@ -20,8 +20,10 @@ from diagnose.core.errors import UserError
 from dashboards.columns import MAX_JSON_DEPTH, Columns, MetricsCache, loads_bounded  # noqa: F401
 
 SEVERITY_RANK = {"ok": 0, "pending": 0, "info": 1, "warn": 2, "damaged": 2, "fail": 3}
-LIVE_SECONDS = 30.0
-LIGHT_BYTES = 8 << 20  # a metrics.jsonl above this is parsed by the curves, not by the header  # metrics.jsonl written this recently and no verdict yet: the run is live
+LIVE_SECONDS = 30.0  # metrics.jsonl written this recently and no verdict yet: the run is live
+#: A metrics.jsonl above this is parsed in the background (not by the verdict card), and the
+#: curves are first drawn from a bounded preview of it (:meth:`RunStore.curves`).
+LIGHT_BYTES = 8 << 20
 _TAIL = 64 << 10
 _SPARK_POINTS = 32        # rows sampled across metrics.jsonl for the run browser's sparklines
 _SPARK_WINDOW = 4 << 10   # bytes read at each sample point
@@ -391,6 +393,32 @@ class RunStore:
                              f"{' '.join(str(e).split())[:200]}") from None
         return RunView(run_id=self.run_id(path), run=run, columns=columns,
                        flags=flags, severity=severity_of(run, flags), sig=sig)
+
+    def curves(self, run_id: str) -> RunView:
+        """The view the run page's curves draw: the parsed columns, or for a long log not parsed
+        yet a preview (``columns.sampled``: evenly spaced rows, bounded cost) while :meth:`warm`
+        parses the whole file in the background. The page draws the full figure when
+        :meth:`parsing` turns False. A long log that only grew since its last parse is extended
+        here instead (only the appended bytes are read), so a live run's curves stay full.
+        """
+        view = self.view(run_id, parse=False)
+        if view.columns is not None:
+            return view
+        m_path = view.run.path / R.METRICS
+        if not self.metrics.known(m_path):
+            self.warm(run_id)
+            if self.parsing(run_id):
+                return replace(view, columns=self.metrics.preview(m_path))
+        return self.view(run_id)
+
+    def parsing(self, run_id: str) -> bool:
+        """Whether a background parse of the run's metrics.jsonl (see :meth:`warm`) is running."""
+        try:
+            m_path = self.resolve(run_id) / R.METRICS
+        except UserError:
+            return False
+        with self._lock:
+            return m_path in self._warming
 
     def _summary(self, path: Path, sig: tuple) -> RunSummary:
         try:

@@ -425,3 +425,102 @@ def test_run_page_request_starts_parsing_a_long_log(tmp_path, monkeypatch):
     assert len(app.store.metrics.peek(m_path)) == 2000     # parsed before any callback asked
     assert not app.store.warm("exp/long")                   # cached: nothing started again
     assert not app.store.warm("../outside")                 # refused ids start nothing
+
+
+# ------------------------------------------------------------------ preview of a long log
+def _counting_open(counter):
+    """``open`` that adds up the bytes every read() of the file returns."""
+    import builtins
+
+    class Counted:
+        def __init__(self, f):
+            self._f = f
+
+        def read(self, *a):
+            data = self._f.read(*a)
+            counter["bytes"] += len(data)
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    return lambda *a, **k: Counted(builtins.open(*a, **k))
+
+
+def test_preview_reads_a_bounded_number_of_bytes_whatever_the_length(tmp_path, monkeypatch):
+    import dashboards.columns as C
+
+    windows, window = 16, 2048
+    bound = windows * window + 2 * C._PROBE
+    got = {}
+    for n in (20_000, 200_000):                           # about 1 MB and 10 MB
+        p = tmp_path / f"m{n}.jsonl"
+        _write_jsonl(p, [{"step": s, "d_loss": s / 7, "epoch": s // 100} for s in range(n)])
+        counter = {"bytes": 0}
+        monkeypatch.setattr(C, "open", _counting_open(counter), raising=False)
+        cols = C.preview(p, windows=windows, window=window)
+        monkeypatch.delattr(C, "open")
+        assert 0 < counter["bytes"] <= bound < p.stat().st_size
+        assert cols.sampled and 0 < len(cols) < n
+        assert abs(cols.total_estimate - n) < 0.05 * n    # "N of about M rows"
+        steps, values = cols.series("d_loss")             # real rows, from start to end of file
+        assert np.array_equal(values, steps / 7) and steps[0] == 0 and steps[-1] > 0.9 * n
+        assert "epoch" not in cols.names                  # the same fields as the full parse
+        got[n] = counter["bytes"]
+    assert got[200_000] <= 1.1 * got[20_000]             # ten times the log, not ten times the cost
+    small = tmp_path / "small.jsonl"                      # shorter than the windows: every row
+    _write_jsonl(small, [{"step": s, "d_loss": 1.0} for s in range(50)])
+    whole = C.preview(small, windows=windows, window=window)
+    assert not whole.sampled and len(whole) == 50
+    wide = tmp_path / "wide.jsonl"                        # every line longer than a window
+    _write_jsonl(wide, [{"step": s, "d_loss": 1.0, "note": "x" * 3000} for s in range(100)])
+    none = C.preview(wide, windows=windows, window=window)
+    assert none.sampled and len(none) == 0                # still a preview: the parse must follow
+
+
+def test_store_curves_preview_first_then_full_columns_with_the_spike(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import dashboards.columns as C
+    import dashboards.store as S
+    from dashboards.store import RunStore
+
+    run = tmp_path / "exp" / "long"
+    rows = [{"step": s, "d_loss": 1.0, "g_loss": 2.0} for s in range(20_000)]
+    rows[12_345]["d_loss"] = 99.0                         # a spike between the preview's windows
+    rows[12_346]["d_loss"] = None                         # and a NaN
+    _write_jsonl(run / "metrics.jsonl", rows)
+    (run / "config.json").write_text(json.dumps({"experiment": "exp", "variant": "long"}))
+    monkeypatch.setattr(S, "LIGHT_BYTES", 1000)           # this log counts as long
+    monkeypatch.setattr(C, "PREVIEW_WINDOWS", 8)
+    monkeypatch.setattr(C, "PREVIEW_WINDOW", 1024)
+    release = threading.Event()
+    real = C._parse_range
+    monkeypatch.setattr(C, "_parse_range", lambda *a: (release.wait(20), real(*a))[1])
+    store = RunStore(tmp_path)
+    try:
+        first = store.curves("exp/long")                 # answered now, not after the parse
+        assert first.columns.sampled and store.parsing("exp/long")
+        assert 0 < len(first.columns) < 2000
+        assert not (first.columns.series("d_loss")[1] == 99.0).any()
+    finally:
+        release.set()
+    deadline = time.time() + 20
+    while store.parsing("exp/long") and time.time() < deadline:
+        time.sleep(0.02)
+    full = store.curves("exp/long")
+    assert not full.columns.sampled and len(full.columns) == 20_000
+    d = full.columns.series("d_loss")[1]
+    assert (d == 99.0).sum() == 1 and np.isnan(d).sum() == 1
+    # a live run that grew: the appended rows are read, the curves stay full (no preview again)
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 20_000, "d_loss": 0.5, "g_loss": 2.0}) + "\n")
+    grown = store.curves("exp/long")
+    assert not grown.columns.sampled and len(grown.columns) == 20_001

@@ -2,7 +2,8 @@
 
 A ``dcc.Interval`` polls the run's file signature (sizes and mtimes); only a change triggers the
 callbacks that re-read and redraw, so a live run updates without a reload and an idle one costs
-one ``stat`` per file per tick.
+one ``stat`` per file per tick. A long log not parsed yet is drawn first from a labelled preview
+of its rows (:meth:`dashboards.store.RunStore.curves`), replaced by the full curves when parsed.
 """
 from __future__ import annotations
 
@@ -173,7 +174,10 @@ class RunPage(Panel):
                                     dcc.Dropdown(id=i("overlay"), multi=True, options=[], value=[],
                                                  placeholder="add other runs' curves...")],
                                    className="control control-overlay")], className="controls-row"),
+                html.Div(id=i("curves-note"), className="muted small curves-note"),
                 dcc.Graph(id=i("dynamics"), config=graph, figure=F.empty_figure("loading...")),
+                # enabled while the curves are a preview: asks whether the full parse is done
+                dcc.Interval(id=i("curves-poll"), interval=400, disabled=True),
             ], className="card"),
             html.Div([
                 html.H3("Samples from the fixed latent batch"),
@@ -268,8 +272,13 @@ class RunPage(Panel):
                                   className="muted small")])
 
     def dynamics(self, view, x_range=None, smoothing=0.0, log_y=False, split=None, overlay=()):
-        """The dynamics figure of a view (decimated, flags shaded, optionally smoothed/overlaid)."""
+        """The dynamics figure of a view (decimated, flags shaded, optionally smoothed/overlaid).
+
+        A preview (``view.columns.sampled``) is drawn the same way and says so in its title.
+        """
         cols = view.columns  # decimated here from the memo: the figure gets ~4k points per field
+        if cols.sampled and not len(cols):  # lines longer than the preview's windows
+            return F.empty_figure("reading metrics.jsonl...")
         series = {n: cols.decimated(n, x_range=x_range) for n in cols.names}
         smoothed = None
         if 0 < smoothing < 1:
@@ -282,8 +291,25 @@ class RunPage(Panel):
                 continue
             overlays[other.run.variant if other.run.experiment == view.run.experiment else rid] = {
                 n: other.columns.decimated(n, x_range=x_range) for n in other.columns.names}
-        return F.dynamics_figure(series, view.flags, x_range=x_range, smoothing=smoothing,
-                                 log_y=log_y, split_axes=split, overlays=overlays, smoothed=smoothed)
+        fig = F.dynamics_figure(series, view.flags, x_range=x_range, smoothing=smoothing,
+                                log_y=log_y, split_axes=split, overlays=overlays, smoothed=smoothed)
+        if cols.sampled and len(cols):
+            fig.layout.title = {"text": f"Preview: {len(cols):,} of about {cols.total_estimate:,} "
+                                        f"rows, sampled evenly (full curves loading)",
+                                "font": {"size": 13, "color": "#7f8c8d"}, "x": 0.01}
+        return fig
+
+    def preview_note(self, view) -> str:
+        """The line above a preview of the curves ('' for the full curves)."""
+        cols = view.columns
+        if cols is None or not cols.sampled:
+            return ""
+        if not len(cols):
+            return ("Reading metrics.jsonl: no complete row in the evenly spaced parts read for a "
+                    "preview; the curves appear as soon as the whole log is read.")
+        return (f"Preview: {len(cols):,} of about {cols.total_estimate:,} rows, read from "
+                f"evenly spaced parts of metrics.jsonl. Spikes and NaN between them are not shown "
+                f"yet; the full curves replace this as soon as the whole log is read.")
 
     def sample_src(self, view, index: int) -> tuple[str | None, str]:
         """(img src, caption) of snapshot number ``index``."""
@@ -418,21 +444,31 @@ class RunPage(Panel):
         # Two callbacks write the dynamics figure. With one (sig and relayoutData both Inputs), the
         # graph's first autosize relayout cancels the slow first draw of a huge run in flight and
         # then prevents its own update: the curves never arrive.
-        @app.callback(Output(i("dynamics"), "figure"),
+        # A long log not parsed yet is drawn first from a preview (a bounded sample of its rows,
+        # see RunStore.curves) while it parses in the background; the curves-poll interval runs
+        # only while a preview is shown, and swaps in the full figure once the parse is done.
+        @app.callback(Output(i("dynamics"), "figure"), Output(i("curves-note"), "children"),
+                      Output(i("curves-poll"), "disabled"),
                       Input(i("sig"), "data"), Input(i("smooth"), "value"),
                       Input(i("logy"), "value"), Input(i("split"), "value"),
-                      Input(i("overlay"), "value"),
+                      Input(i("overlay"), "value"), Input(i("curves-poll"), "n_intervals"),
                       State(i("dynamics"), "relayoutData"), State("url", "pathname"))
-        def _dynamics(sig, smooth, logy, split, overlay, relayout, pathname):
+        def _dynamics(sig, smooth, logy, split, overlay, _poll, relayout, pathname):
             if _is_error(sig):
-                return F.empty_figure("refused")
+                return F.empty_figure("refused"), "", True
+            run_id = run_id_from_path(pathname)
+            if run_id is None:
+                raise PreventUpdate
+            if ctx.triggered_id == i("curves-poll") and self.store.parsing(run_id):
+                raise PreventUpdate  # the preview stays until the full parse is done
             try:
-                view = self._view(pathname)
+                view = self.store.curves(run_id)
             except UserError:
-                return F.empty_figure("refused")
-            return self.dynamics(view, x_range_from_relayout(relayout) or None,
-                                 smooth_value(smooth), _is_log(logy), split_value(split),
-                                 _run_ids(overlay))
+                return F.empty_figure("refused"), "", True
+            fig = self.dynamics(view, x_range_from_relayout(relayout) or None,
+                                smooth_value(smooth), _is_log(logy), split_value(split),
+                                _run_ids(overlay))
+            return fig, self.preview_note(view), not view.columns.sampled
 
         @app.callback(Output(i("dynamics"), "figure", allow_duplicate=True),
                       Input(i("dynamics"), "relayoutData"), State("url", "pathname"),
@@ -443,8 +479,11 @@ class RunPage(Panel):
             x_range = x_range_from_relayout(relayout if isinstance(relayout, dict) else None)
             if x_range is False:
                 raise PreventUpdate  # hover, autosize, legend clicks: nothing to recompute
+            run_id = run_id_from_path(pathname)
+            if run_id is None:
+                raise PreventUpdate
             try:
-                view = self._view(pathname)
+                view = self.store.curves(run_id)  # a preview zooms too: never waits for a parse
             except UserError:
                 raise PreventUpdate from None
             return self.dynamics(view, x_range, smooth_value(smooth), _is_log(logy),
