@@ -70,7 +70,7 @@ def test_sampling_and_feature_extraction_stream():
 def test_check_pipeline_streams_generated_batches(monkeypatch):
     """``check``'s pipeline keeps features, not every generated image: at 50,000 samples of
     64x64 RGB the images alone would be 2.4 GB (twice that with a filtered copy)."""
-    from diagnose.analysis import pipeline
+    from diagnose.analysis.judge import check_generator
     from diagnose.generators.load import wrap_generator
 
     loaded = wrap_generator(ImgG())
@@ -82,7 +82,7 @@ def test_check_pipeline_streams_generated_batches(monkeypatch):
         return iter(trackers[-1])
 
     monkeypatch.setattr(loaded, "sample", tracked)
-    pipeline.check_generator(loaded, "mnist", n_samples=4000, progress=False, kid_subsets=5)
+    check_generator(loaded, "mnist", n_samples=4000, progress=False, kid_subsets=5)
     tr = trackers[0]
     assert tr.count == 8
     # the current batch, the one the extractor just finished, and the first (the sample grid)
