@@ -113,7 +113,7 @@ def probe_applicable(config: dict | None) -> bool:
     from diagnose.runs.checkpoint import ConfigView
 
     view = ConfigView(config)
-    if view.dataset_name not in ("mnist", "stacked-mnist") or not view.config.get("discriminator"):
+    if view.dataset.get("name") not in ("mnist", "stacked-mnist") or not view.config.get("discriminator"):
         return False
     return not view.joint_batch
 

@@ -23,6 +23,7 @@ from diagnose.analysis.cache import StageCache
 from diagnose.analysis.pipeline import FiniteStream, latent_profile, measure
 from diagnose.analysis.protocols import PROTOCOLS, CheckConfig
 from diagnose.core.errors import UserError
+from diagnose.runs.checkpoint import ConfigView
 
 #: Fewest generated samples a check measures (k-NN metrics and mode counts need a few dozen).
 MIN_SAMPLES = 20
@@ -88,26 +89,11 @@ def infer_dataset(loaded, data_root=None) -> tuple[str, str]:
     raise UserError(f"several datasets fit this {what} ({names}): pass --dataset with one of them")
 
 
-def recorded_value_range(config: dict | None):
-    """The range the real data was trained in, as a checkpoint's config records it, or None."""
-    ds = (config or {}).get("dataset")
-    if isinstance(ds, dict) and ds.get("value_range"):
-        return tuple(float(v) for v in ds["value_range"])
-    return None
-
-
-def recorded_dataset(config: dict | None) -> str | None:
-    """The dataset name a checkpoint's or run's config records (a name or {"name": ...})."""
-    ds = (config or {}).get("dataset")
-    name = ds.get("name") if isinstance(ds, dict) else ds
-    return str(name) if name else None
-
-
 def known_dataset(name: str) -> str:
     """``name`` if it names a dataset; UserError otherwise."""
-    from diagnose.data import DATASETS
+    from diagnose.data import ALIASES, DATASETS
 
-    if name in DATASETS or name == "stacked_mnist" or name.startswith("folder:"):
+    if name in DATASETS or name in ALIASES or name.startswith("folder:"):
         return name
     raise UserError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or folder:PATH")
 
@@ -138,15 +124,16 @@ def judge_generator(loaded, config: CheckConfig | None = None, *, dataset: str |
     note = (lambda m: print(m, file=sys.stderr)) if progress else (lambda m: None)
     extra: dict[str, Any] = {}
     inferred = None
+    recorded = ConfigView(getattr(loaded, "config", None))
     if dataset is None:
-        dataset = recorded_dataset(getattr(loaded, "config", None))
+        dataset = recorded.dataset_name
     if dataset is None:
         dataset, inferred = infer_dataset(loaded, data_root)
         note(f"dataset: {dataset} (inferred: {inferred}; pass --dataset to choose another)")
         extra["dataset_inferred"] = inferred
     dataset = known_dataset(dataset)
     if value_range is None:
-        value_range = recorded_value_range(getattr(loaded, "config", None))
+        value_range = recorded.value_range
     has_latent = getattr(loaded, "has_latent", True)
     skipped = []
     if not has_latent:

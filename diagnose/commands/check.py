@@ -284,10 +284,11 @@ def run(args):
     from pathlib import Path
 
     _passive_threads()
-    from diagnose.analysis.judge import infer_dataset, known_dataset, recorded_dataset
+    from diagnose.analysis.judge import infer_dataset, known_dataset
     from diagnose.analysis.protocols import PROTOCOLS
     from diagnose.commands import Result
     from diagnose.core.errors import UserError
+    from diagnose.runs.checkpoint import ConfigView
 
     n = args.n_samples
     if n <= 0 or n > MAX_SAMPLES:
@@ -321,7 +322,7 @@ def run(args):
         loaded = _load(text, args, arch_kwargs, device)
         why = None
         if dataset is None:          # the first input decides the one reference for all
-            dataset = recorded_dataset(loaded.config)
+            dataset = ConfigView(loaded.config).dataset_name
             if dataset is None:
                 dataset, why = infer_dataset(loaded, args.data_root)
                 print(f"dataset: {dataset} (inferred: {why}; pass --dataset to choose another)",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from diagnose.core.errors import UserError
 
@@ -94,10 +94,3 @@ class Registry(Mapping):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self._items)})"
-
-
-def decorator(registry: Registry) -> Callable[..., Callable]:
-    """``register = decorator(REG)`` gives modules a ``@register(name, **meta)`` of their own."""
-    def register(name: str, **meta) -> Callable:
-        return registry.register(name, **meta)
-    return register

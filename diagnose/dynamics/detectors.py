@@ -15,12 +15,12 @@ from diagnose.dynamics.context import DEFAULT, LN2_UNITS, Context, Thresholds, l
     min_stretch
 from diagnose.dynamics.conventions import LN2
 from diagnose.dynamics.table import Table
-from diagnose.core.registry import Registry, decorator
+from diagnose.core.registry import Registry
 from diagnose.core.verdict import Flag
 
 #: verdict code -> detector (Context -> Flag | None); a second detector for a code is refused
 DETECTORS = Registry("detector")
-register = decorator(DETECTORS)
+register = DETECTORS.register      # @register("code") adds a detector under its verdict code
 
 
 def _r(x) -> float | None:

@@ -10,7 +10,7 @@ from diagnose.core.lazy import lazy_getattr
 
 _LAZY = {
     "Monitor": ("diagnose.monitor.writer", "Monitor"),
-    "FORMAT": ("diagnose.monitor.writer", "FORMAT"),
+    "FORMAT": ("diagnose.runs.checkpoint", "FORMAT"),
     "versions": ("diagnose.monitor.writer", "versions"),
     "RankMonitor": ("diagnose.monitor.ranks", "RankMonitor"),
 }

@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from diagnose.core.images import image_grid_png, to_unit_range  # noqa: F401  (public here too)
+from diagnose.core.images import image_grid_png
 from diagnose.monitor.checks import check_step
 from diagnose.runs import FIXED_LATENT, RunWriter
 
-from diagnose.runs.checkpoint import FORMAT, make_checkpoint  # noqa: F401  (FORMAT: public name)
+from diagnose.runs.checkpoint import make_checkpoint
 
 
 def versions() -> dict:

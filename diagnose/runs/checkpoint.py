@@ -84,23 +84,23 @@ def checkpoint_config(ckpt: dict, where: str) -> dict:
 
 class ConfigView:
     """What check, the discriminator probe and the run verdict read from a run's or a checkpoint's
-    config, in one place: the dataset it trained on, the range of that data, the architecture
-    specs and how real and fake batches met D. Missing or wrongly typed entries read as None."""
+    config, in one place: the dataset it trained on, the range of that data, and how real and fake
+    batches met D. Missing or wrongly typed entries read as empty or None."""
 
     def __init__(self, config: dict | None):
         self.config = config if isinstance(config, dict) else {}
 
     @property
     def dataset(self) -> dict:
-        """The recorded dataset as a dict (a bare name becomes {"name": name})."""
+        """The recorded dataset description ({} when the config records none, or only a name)."""
         ds = self.config.get("dataset")
-        if isinstance(ds, str):
-            return {"name": ds}
         return ds if isinstance(ds, dict) else {}
 
     @property
     def dataset_name(self) -> str | None:
-        name = self.dataset.get("name")
+        """The recorded dataset's name: ``{"name": ...}`` or a bare name."""
+        ds = self.config.get("dataset")
+        name = ds.get("name") if isinstance(ds, dict) else ds
         return str(name) if name else None
 
     @property
@@ -108,16 +108,6 @@ class ConfigView:
         """The range the real data was trained in, or None when not recorded."""
         vr = self.dataset.get("value_range")
         return tuple(float(v) for v in vr) if vr else None
-
-    @property
-    def generator_spec(self) -> dict | None:
-        spec = self.config.get("generator")
-        return spec if isinstance(spec, dict) else None
-
-    @property
-    def discriminator_spec(self) -> dict | None:
-        spec = self.config.get("discriminator")
-        return spec if isinstance(spec, dict) else None
 
     @property
     def joint_batch(self) -> bool:
