@@ -9,6 +9,7 @@ import diagnose
 from diagnose.analysis.cache import StageCache
 from diagnose.analysis.groundtruth import Mixture
 from diagnose.cli import main
+from toy_generators import RingModes
 
 N = 300
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
@@ -49,19 +50,6 @@ def test_judge_logs_looks_at_losses_only(tmp_path):
     v = diagnose.judge_logs(log)
     assert isinstance(v, diagnose.Verdict) and v.code == "d_not_learning"
     assert v.get("dynamics") and not v.metrics
-
-
-class RingModes(torch.nn.Module):
-    """ring8 restricted to its first ``n_modes`` components (rebuildable from its argument)."""
-
-    def __init__(self, n_modes=8):
-        super().__init__()
-        self.n_modes = n_modes
-        self.m = Mixture("ring8", range(n_modes))
-        self.latent_shape = (3,)
-
-    def forward(self, z):
-        return self.m(z)
 
 
 def test_verdict_for_run_writes_verdict_json(tmp_path, cached):

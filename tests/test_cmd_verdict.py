@@ -11,6 +11,7 @@ from torch import nn
 from diagnose.analysis.cache import StageCache
 from diagnose.analysis.groundtruth import Mixture
 from diagnose.cli import main
+from toy_generators import RingModes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,19 +119,6 @@ def test_monitor_with_dataset_writes_the_verdict_at_close(tmp_path, monkeypatch,
     # `check` on the run directory itself checks its last checkpoint, rebuilt from the record
     monkeypatch.chdir(tmp_path)
     assert main(["check", str(tmp_path / "run2"), "--n-samples", "300", "--json"]) == 0
-
-
-class RingModes(nn.Module):
-    """ring8 restricted to its first ``n_modes`` components (rebuildable from its argument)."""
-
-    def __init__(self, n_modes=8):
-        super().__init__()
-        self.n_modes = n_modes
-        self.m = Mixture("ring8", range(n_modes))
-        self.latent_shape = (3,)
-
-    def forward(self, z):
-        return self.m(z)
 
 
 def test_verdict_of_a_folder_that_is_no_run(tmp_path, capsys):

@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from badinputs.hostile import FromFileG
 from diagnose.generators import safety
 from diagnose.cli import main
 from diagnose.core.errors import UserError
@@ -34,20 +35,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _quiet():
     warnings.simplefilter("ignore", FutureWarning)
-
-
-class FromFileG(nn.Module):
-    """Writes 'AAAAAAAA' over the first bytes of ``path`` each time it runs."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.fc = nn.Linear(8, 2)
-
-    def forward(self, z):
-        t = torch.from_file(self.path, shared=True, size=8, dtype=torch.uint8)
-        t.copy_(torch.full((8,), 65, dtype=torch.uint8))
-        return self.fc(z) + t[:1].float() * 0          # use t so the compiler keeps the write
 
 
 class LoopG(nn.Module):

@@ -274,42 +274,20 @@ def odd_resume_checkpoint(tmp: Path) -> Path:
     return tmp / "runs"
 
 
-TORCHSCRIPT_WRITER = '''
-import torch
-import torch.nn as nn
-
-
-class FromFileG(nn.Module):
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.fc = nn.Linear(8, 2)
-
-    def forward(self, z):
-        t = torch.from_file(self.path, shared=True, size=8, dtype=torch.uint8)
-        t.copy_(torch.full((8,), 65, dtype=torch.uint8))
-        return self.fc(z) + t[:1].float() * 0
-'''
-
-
 def file_writing_torchscript(tmp: Path) -> Path:
     """A TorchScript generator whose forward overwrites the first bytes of ``tmp/target.txt``
     (created here with "untouched"; the corpus test fails if that content changes)."""
-    import importlib.util
     import warnings
 
     import torch
 
-    src = tmp / "ts_writer.py"
-    src.write_text(TORCHSCRIPT_WRITER)
-    spec = importlib.util.spec_from_file_location("ts_writer", src)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from badinputs.hostile import FromFileG
+
     target = tmp / "target.txt"
     target.write_text("untouched\n")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sm = torch.jit.script(mod.FromFileG(str(target)))
+        sm = torch.jit.script(FromFileG(str(target)))
     p = tmp / "writer.pt"
     sm.save(str(p))
     return p
