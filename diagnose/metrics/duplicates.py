@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from diagnose.metrics.knn import _rows_per_chunk, right_operand, squared_distances
+from diagnose.metrics.knn import rows_per_chunk, right_operand, squared_distances
 
 #: Near-duplicate threshold as a fraction of the real data's median nearest-neighbour distance.
 DUPLICATE_FRACTION = 0.1
@@ -102,7 +102,7 @@ def duplicates(features, threshold: float, chunk: int | None = None) -> dict:
     """
     x = features.float() if features.dtype != torch.float64 else features
     n = len(x)
-    step = _rows_per_chunk(n, chunk)
+    step = rows_per_chunk(n, chunk)
     counter = CloseCounter(n, threshold, device=x.device)
     x_aug = right_operand(x) if x.shape[1] > 8 else None
     for i in range(0, n, step):

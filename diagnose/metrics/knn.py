@@ -18,12 +18,15 @@ DEFAULT_K = 5
 BLOCK_ELEMENTS = 1 << 24
 
 
-def _as_tensor(x) -> torch.Tensor:
+def as_tensor(x) -> torch.Tensor:
+    """``x`` as a floating-point tensor (integers become float32)."""
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
     return t.float() if not t.dtype.is_floating_point else t
 
 
-def _rows_per_chunk(n_cols: int, chunk: int | None) -> int:
+def rows_per_chunk(n_cols: int, chunk: int | None) -> int:
+    """Rows of a distance chunk against ``n_cols`` columns: ``chunk`` when given, else as many
+    as fit in BLOCK_ELEMENTS."""
     if chunk:
         return max(1, int(chunk))
     return max(1, BLOCK_ELEMENTS // max(1, n_cols))
@@ -59,8 +62,9 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor,
     return a_aug @ b_aug.T
 
 
-def _kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
-    step = _rows_per_chunk(len(x), chunk)
+def kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
+    """Squared distance of each row of ``x`` to its k-th nearest other row, in chunks."""
+    step = rows_per_chunk(len(x), chunk)
     out = torch.empty(len(x), dtype=x.dtype, device=x.device)
     x_aug = right_operand(x) if x.shape[1] > 8 else None
     for i in range(0, len(x), step):
@@ -70,7 +74,7 @@ def _kth_sq(x: torch.Tensor, k: int, chunk: int | None) -> torch.Tensor:
 
 def kth_neighbour_radii(x, k: int = DEFAULT_K, chunk: int | None = None) -> torch.Tensor:
     """Distance from each row of ``x`` to its k-th nearest other row (self counted as the 0-th)."""
-    return _kth_sq(_as_tensor(x), k, chunk).clamp_(min=0).sqrt_()
+    return kth_sq(as_tensor(x), k, chunk).clamp_(min=0).sqrt_()
 
 
 def nearest_neighbours(query, ref, chunk: int | None = None, exclude_self: bool = False):
@@ -78,8 +82,8 @@ def nearest_neighbours(query, ref, chunk: int | None = None, exclude_self: bool 
 
     exclude_self: query and ref are the same set and a row may not match itself.
     """
-    q, r = _as_tensor(query), _as_tensor(ref)
-    step = _rows_per_chunk(len(r), chunk)
+    q, r = as_tensor(query), as_tensor(ref)
+    step = rows_per_chunk(len(r), chunk)
     dist = torch.empty(len(q), dtype=q.dtype, device=q.device)
     idx = torch.empty(len(q), dtype=torch.long, device=q.device)
     r_aug = right_operand(r) if r.shape[1] > 8 else None
@@ -151,11 +155,11 @@ def prdc(real, fake, k: int = DEFAULT_K, chunk: int | None = None,
     real_radii: precomputed ``kth_neighbour_radii(real, k)`` (cached with the reference).
     Returns the four metrics plus ``nn_dist``/``nn_index``: each fake row's nearest real row.
     """
-    real, fake = _as_tensor(real), _as_tensor(fake).to(real.device, real.dtype)
+    real, fake = as_tensor(real), as_tensor(fake).to(real.device, real.dtype)
     # Squared radii: comparisons of squares give the same answers without N x N square roots.
-    r_real = _kth_sq(real, k, chunk) if real_radii is None else real_radii.to(real).square()
-    r_fake = _kth_sq(fake, k, chunk)
-    step = _rows_per_chunk(len(real), chunk)
+    r_real = kth_sq(real, k, chunk) if real_radii is None else real_radii.to(real).square()
+    r_fake = kth_sq(fake, k, chunk)
+    step = rows_per_chunk(len(real), chunk)
     counter = PRDCCounter(len(fake), r_real, k)
     real_aug = right_operand(real) if real.shape[1] > 8 else None
     for i in range(0, len(fake), step):

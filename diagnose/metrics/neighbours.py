@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from diagnose.metrics.duplicates import CloseCounter
-from diagnose.metrics.knn import (PRDCCounter, _as_tensor, _kth_sq, _rows_per_chunk,
+from diagnose.metrics.knn import (PRDCCounter, as_tensor, kth_sq, rows_per_chunk,
                                   nearest_of_rows, right_operand, squared_distances)
 
 
@@ -44,18 +44,18 @@ def neighbour_statistics(real, fake, *, k: int, dup_threshold: float,
     Returns {"prdc": knn.prdc's dict, "duplicates": duplicates.duplicates' dict,
              "blocks": [{"prdc": ..., "duplicates": ...} per block]}.
     """
-    real = _as_tensor(real)
-    fake = _as_tensor(fake).to(real.device, real.dtype)
+    real = as_tensor(real)
+    fake = as_tensor(fake).to(real.device, real.dtype)
     n = len(fake)
     if n_blocks and (block < 1 or n_blocks * block > n):
         raise ValueError(f"{n_blocks} blocks of {block} rows do not fit {n} rows")
-    step = _rows_per_chunk(max(n, len(real)), chunk)
-    r_real = _kth_sq(real, k, chunk) if real_radii is None else real_radii.to(real).square()
+    step = rows_per_chunk(max(n, len(real)), chunk)
+    r_real = kth_sq(real, k, chunk) if real_radii is None else real_radii.to(real).square()
     r_fake = torch.empty(n, dtype=real.dtype, device=real.device)
     full = PRDCCounter(n, r_real, k)
     dups = CloseCounter(n, dup_threshold, device=real.device)
     real_b = real[:block] if n_blocks else None
-    r_real_b = _kth_sq(real_b, k, chunk) if n_blocks else None
+    r_real_b = kth_sq(real_b, k, chunk) if n_blocks else None
     per_block = [(PRDCCounter(block, r_real_b, k), CloseCounter(block, dup_threshold, real.device))
                  for _ in range(n_blocks)]
     low_dim = real.shape[1] <= 8      # squared_distances then takes exact differences
